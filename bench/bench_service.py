@@ -1,0 +1,146 @@
+"""Throughput and latency of the skill service against the cheapest ask-sdk skill, in the same run.
+
+Both run under gunicorn with the same worker class, worker and thread counts. Let-Down Helper runs as
+deployed: verification on (a test PKI, chains from LETDOWN_CERT_CHAIN_DIR) and SQLite storage. Every
+request is a freshly signed IntentRequest. Prints requests/s, p50 and p99 per concurrency level and the
+ratios. Usage: .venv/bin/python bench/bench_service.py [--requests N] [--levels 1,8,32] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.alexa import TEST_SKILL_ID, envelope, intent_request, new_session  # noqa: E402
+from tests.support.pki import TestPKI  # noqa: E402
+from tests.support.server import free_port, wait_until_healthy  # noqa: E402
+
+INTENTS = ("RelaxTipIntent", "AboutLetDownIntent", "DmerIntent", "AMAZON.HelpIntent")
+
+
+def signed_requests(pki: TestPKI, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    prepared = []
+    for index in range(count):
+        session = new_session(user_id=f"amzn1.ask.account.BENCH{index % 50}")
+        body = json.dumps(
+            envelope(intent_request(INTENTS[index % len(INTENTS)]), session, user_id=session["user"]["userId"])
+        ).encode()
+        prepared.append((body, {"Content-Type": "application/json", **pki.headers(body)}))
+    return prepared
+
+
+def start_gunicorn(app_spec: str, port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "gunicorn", app_spec, "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+        "--log-level", "warning",
+    ]
+    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_level(port: int, requests_: list[tuple[bytes, dict[str, str]]], concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    cursor = iter(range(len(requests_)))
+
+    def worker() -> None:
+        nonlocal failures
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            body, headers = requests_[index]
+            started = time.perf_counter()
+            connection.request("POST", "/alexa", body=body, headers=headers)
+            reply = connection.getresponse()
+            reply.read()
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                failures += reply.status != 200
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "rps": len(ordered) / wall,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "failures": failures,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500, help="requests per concurrency level")
+    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+
+    with tempfile.TemporaryDirectory() as scratch:
+        pki = TestPKI(Path(scratch) / "pki")
+        env = {
+            "LETDOWN_SKILL_ID": TEST_SKILL_ID,
+            "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
+            "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
+            "LETDOWN_DATABASE_URL": f"sqlite:///{Path(scratch) / 'bench.db'}",
+            "LETDOWN_PUBLIC_URL": "https://letdown.example.test",
+        }
+        servers = {
+            "letdown": ("skill.app:create_app()", env),
+            "baseline": ("bench.hello_skill:create_app()", {}),
+        }
+        results: dict[str, dict[int, dict[str, float]]] = {}
+        for name, (spec, server_env) in servers.items():
+            port = free_port()
+            process = start_gunicorn(spec, port, args.workers, args.threads, server_env)
+            try:
+                wait_until_healthy(f"http://127.0.0.1:{port}", process=process)
+                run_level(port, signed_requests(pki, 100), 4)  # warm-up: imports, chain cache, SQLite
+                results[name] = {}
+                for level in levels:
+                    # Signed just before each level so every timestamp stays inside the 150 s window.
+                    results[name][level] = run_level(port, signed_requests(pki, args.requests), level)
+            finally:
+                process.terminate()
+                process.wait(timeout=15)
+
+    print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads, {args.requests} requests/level")
+    print(f"{'conc':>4} | {'letdown rps':>11} {'p50 ms':>7} {'p99 ms':>7} | {'baseline rps':>12} {'p50 ms':>7} "
+          f"{'p99 ms':>7} | {'rps ratio':>9}")
+    for level in levels:
+        ours, base = results["letdown"][level], results["baseline"][level]
+        print(f"{level:>4} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.1f} {ours['p99_ms']:>7.1f} | "
+              f"{base['rps']:>12.0f} {base['p50_ms']:>7.1f} {base['p99_ms']:>7.1f} | "
+              f"{ours['rps'] / base['rps']:>9.2f}")
+        if ours["failures"] or base["failures"]:
+            print(f"     non-200 answers: letdown {ours['failures']}, baseline {base['failures']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

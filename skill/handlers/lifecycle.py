@@ -1,0 +1,96 @@
+"""Requests outside the conversation: skill events, session end, device errors, and the catch-all error."""
+
+from __future__ import annotations
+
+import logging
+
+from ask_sdk_core.dispatch_components import AbstractExceptionHandler, AbstractRequestHandler
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.utils import get_locale, is_request_type
+from ask_sdk_model import Response
+
+from skill.deps import SkillDeps
+
+log = logging.getLogger(__name__)
+
+# Requests that belong to a spoken turn and so may be answered with speech.
+SPOKEN_REQUEST_TYPES = ("LaunchRequest", "IntentRequest")
+
+
+class SkillDisabledHandler(AbstractRequestHandler):
+    """The user disabled the skill: forget everything stored for them."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type("AlexaSkillEvent.SkillDisabled")(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        handler_input.attributes_manager.delete_persistent_attributes()
+        return handler_input.response_builder.response
+
+
+class OtherSkillEventHandler(AbstractRequestHandler):
+    """SkillEnabled, permission and account-link events need no action; they are acknowledged."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return handler_input.request_envelope.request.object_type.startswith("AlexaSkillEvent.")
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return handler_input.response_builder.response
+
+
+class SessionEndedHandler(AbstractRequestHandler):
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type("SessionEndedRequest")(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        request = handler_input.request_envelope.request
+        if request.error is not None:
+            log.warning("session ended with error: %s %s", request.error.object_type, request.error.message)
+        return handler_input.response_builder.response
+
+
+class ExceptionEncounteredHandler(AbstractRequestHandler):
+    """The device reports that our previous response failed; log it, never answer with speech."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type("System.ExceptionEncountered")(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        request = handler_input.request_envelope.request
+        error = request.error
+        cause = request.cause
+        log.error(
+            "device reported an error: type=%s message=%s cause_request=%s",
+            getattr(error, "object_type", None),
+            getattr(error, "message", None),
+            getattr(cause, "request_id", None),
+        )
+        return handler_input.response_builder.response
+
+
+class CatchAllExceptionHandler(AbstractExceptionHandler):
+    """Any handler failure: a brief apology in a spoken turn, an empty response otherwise."""
+
+    def __init__(self, deps: SkillDeps) -> None:
+        self.deps = deps
+
+    def can_handle(self, handler_input: HandlerInput, exception: Exception) -> bool:
+        return True
+
+    def handle(self, handler_input: HandlerInput, exception: Exception) -> Response:
+        request_type = handler_input.request_envelope.request.object_type
+        log.error("handler failed for %s", request_type, exc_info=exception)
+        builder = handler_input.response_builder
+        if request_type not in SPOKEN_REQUEST_TYPES:
+            return builder.response
+        content = self.deps.content.locale(get_locale(handler_input))
+        handler_input.attributes_manager.session_attributes["last_message"] = "error.generic"
+        return builder.speak(content.pick("error.generic")).ask(content.pick("error.reprompt")).response
+
+
+def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
+    return [SkillDisabledHandler(), OtherSkillEventHandler(), SessionEndedHandler(), ExceptionEncounteredHandler()]
+
+
+def exception_handlers(deps: SkillDeps) -> list[AbstractExceptionHandler]:
+    return [CatchAllExceptionHandler(deps)]

@@ -1,0 +1,58 @@
+"""Shared fixtures: the test PKI, a live service over real HTTP with verification on, and an Alexa client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from skill.app import create_app
+from skill.config import Config
+from tests.support.alexa import TEST_SKILL_ID, AlexaClient
+from tests.support.pki import TestPKI
+from tests.support.server import threaded_server
+
+TEST_PUBLIC_URL = "https://letdown.example.test"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    return TestPKI(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def service_env(pki: TestPKI, tmp_path: Path) -> dict[str, str]:
+    """The environment a deployed service would have, pointed at the test PKI and a fresh SQLite file."""
+    return {
+        "LETDOWN_SKILL_ID": TEST_SKILL_ID,
+        "LETDOWN_VERIFY_REQUESTS": "1",
+        "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
+        "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
+        "LETDOWN_DATABASE_URL": f"sqlite:///{tmp_path / 'letdown.db'}",
+        "LETDOWN_PUBLIC_URL": TEST_PUBLIC_URL,
+    }
+
+
+@pytest.fixture
+def make_app(service_env: dict[str, str]) -> Callable[..., Flask]:
+    """Builds an app from the service environment, with any variables overridden."""
+
+    def build(**overrides: str) -> Flask:
+        return create_app(Config.from_env({**service_env, **overrides}))
+
+    return build
+
+
+@pytest.fixture
+def live_service(make_app: Callable[..., Flask]) -> Iterator[str]:
+    """Base URL of the app served over real HTTP by werkzeug's WSGI server."""
+    with threaded_server(make_app()) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def alexa(live_service: str, pki: TestPKI) -> AlexaClient:
+    """One simulated Echo talking to the live service, every request signed by the test PKI."""
+    return AlexaClient(base_url=live_service, pki=pki)

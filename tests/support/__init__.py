@@ -1,0 +1,1 @@
+"""Test support: a test PKI, Alexa envelope builders and signer, and real WSGI servers."""

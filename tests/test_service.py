@@ -1,0 +1,158 @@
+"""The service foundation: configuration, /healthz, request logs, skill events, storage outages, gunicorn."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import requests
+
+from skill.config import Config, ConfigError, default_database_url
+from skill.storage import open_store
+from tests.support.alexa import TEST_USER_ID, AlexaClient, envelope
+from tests.support.pki import TestPKI
+from tests.support.server import free_port, gunicorn_server, threaded_server
+
+
+def test_config_defaults_are_embedded() -> None:
+    config = Config.from_env({})
+    assert config.verify_requests is True
+    assert config.database_url == default_database_url()
+    assert config.database_url.startswith("sqlite:///")
+    assert config.environment == "local"
+    assert config.simulator_enabled is True
+    assert config.max_body_bytes == 128 * 1024
+
+
+def test_config_reads_every_documented_variable(tmp_path: Path) -> None:
+    config = Config.from_env(
+        {
+            "LETDOWN_SKILL_ID": "amzn1.ask.skill.a, amzn1.ask.skill.b",
+            "LETDOWN_VERIFY_REQUESTS": "0",
+            "LETDOWN_CA_BUNDLE": str(tmp_path / "roots.pem"),
+            "LETDOWN_CERT_CHAIN_DIR": str(tmp_path),
+            "LETDOWN_DATABASE_URL": "postgresql://letdown@db.internal/letdown",
+            "LETDOWN_PUBLIC_URL": "https://skill.example.com/",
+            "LETDOWN_ENV": "production",
+        }
+    )
+    assert config.skill_ids == {"amzn1.ask.skill.a", "amzn1.ask.skill.b"}
+    assert config.verify_requests is False
+    assert config.ca_bundle == tmp_path / "roots.pem"
+    assert config.cert_chain_dir == tmp_path
+    assert config.database_url == "postgresql://letdown@db.internal/letdown"
+    assert config.public_url == "https://skill.example.com"
+    assert config.simulator_enabled is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LETDOWN_VERIFY_REQUESTS", "maybe"), ("LETDOWN_ENV", "staging"), ("LETDOWN_MAX_BODY_BYTES", "-5")],
+)
+def test_config_rejects_unusable_values(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({name: value})
+
+
+def test_verification_is_off_only_when_explicitly_zero() -> None:
+    assert Config.from_env({"LETDOWN_VERIFY_REQUESTS": ""}).verify_requests is True
+    assert Config.from_env({"LETDOWN_VERIFY_REQUESTS": "1"}).verify_requests is True
+    off = Config.from_env({"LETDOWN_VERIFY_REQUESTS": "0"})
+    assert off.verify_requests is False
+    assert any("verification is OFF" in warning for warning in off.warnings())
+
+
+def test_non_https_public_url_is_warned_about() -> None:
+    assert any("not HTTPS" in w for w in Config.from_env({"LETDOWN_PUBLIC_URL": "http://x.test"}).warnings())
+    assert not any("not HTTPS" in w for w in Config.from_env({"LETDOWN_PUBLIC_URL": "https://x.test"}).warnings())
+
+
+def test_healthz_reports_service_and_storage(live_service: str) -> None:
+    reply = requests.get(f"{live_service}/healthz", timeout=5)
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["status"] == "ok"
+    assert body["storage"]["ok"] is True
+    assert body["verification"] is True
+
+
+def unreachable_postgres_url() -> str:
+    return f"postgresql://letdown@127.0.0.1:{free_port()}/letdown?connect_timeout=1"
+
+
+def test_database_down_keeps_guidance_answering_and_healthz_says_why(make_app, pki: TestPKI) -> None:
+    app = make_app(LETDOWN_DATABASE_URL=unreachable_postgres_url())
+    with threaded_server(app) as base_url:
+        health = requests.get(f"{base_url}/healthz", timeout=10).json()
+        assert health["status"] == "degraded"
+        assert health["storage"]["ok"] is False
+        assert health["storage"]["detail"]
+        device = AlexaClient(base_url=base_url, pki=pki)
+        answer = device.launch()
+        assert answer["response"]["outputSpeech"]["ssml"]
+        answer = device.intent("RelaxTipIntent")
+        assert answer["sessionAttributes"]["last_message"] == "tip.relax"
+
+
+def test_one_structured_log_line_per_request_without_raw_ids_or_words(
+    alexa: AlexaClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="letdown.request")
+    alexa.launch()
+    alexa.intent_with(
+        {
+            "type": "IntentRequest",
+            "intent": {"name": "TipIntent", "slots": {"topic": {"name": "topic", "value": "secret words here"}}},
+        }
+    )
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "letdown.request"]
+    assert [line["type"] for line in lines] == ["LaunchRequest", "IntentRequest"]
+    assert lines[1]["intent"] == "TipIntent"
+    assert all(line["status"] == 200 and line["latency_ms"] >= 0 for line in lines)
+    assert all(len(line["user"]) == 12 for line in lines)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert TEST_USER_ID not in text
+    assert "secret words here" not in text
+
+
+def test_rejected_request_is_logged_with_its_reason(live_service: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="letdown.request")
+    reply = requests.post(f"{live_service}/alexa", data=b"{}", headers={"Content-Type": "application/json"})
+    assert reply.status_code == 400
+    line = json.loads(next(r.getMessage() for r in caplog.records if r.name == "letdown.request"))
+    assert line["status"] == 400
+    assert line["reason"]
+
+
+def test_skill_disabled_deletes_the_users_data(alexa: AlexaClient, service_env: dict[str, str]) -> None:
+    alexa.launch()  # counts a visit: stored for this user
+    store = open_store(service_env["LETDOWN_DATABASE_URL"])
+    probe = envelope({"type": "LaunchRequest"})
+    from ask_sdk_core.serialize import DefaultSerializer
+    from ask_sdk_model import RequestEnvelope
+
+    request_envelope = DefaultSerializer().deserialize(json.dumps(probe), RequestEnvelope)
+    assert store.get_attributes(request_envelope), "launch should have stored a visit"
+    answer = alexa.event("AlexaSkillEvent.SkillDisabled", eventCreationTime=probe["request"]["timestamp"])
+    assert "outputSpeech" not in answer.get("response", {})
+    assert store.get_attributes(request_envelope) == {}
+    store.close()
+
+
+def test_unknown_request_type_is_a_clear_400(alexa: AlexaClient) -> None:
+    reply = alexa.send(envelope({"type": "Not.A.Real.Request"}))
+    assert reply.status_code == 400
+    assert reply.json()["error"]
+
+
+def test_letdown_serve_runs_gunicorn_workers(service_env: dict[str, str], pki: TestPKI, tmp_path: Path) -> None:
+    log_path = tmp_path / "serve.log"
+    with gunicorn_server({**service_env, "LETDOWN_PUBLIC_URL": "http://127.0.0.1"}, 2, log_path) as base_url:
+        assert requests.get(f"{base_url}/healthz", timeout=5).json()["status"] == "ok"
+        answer = AlexaClient(base_url=base_url, pki=pki).launch()
+        assert answer["sessionAttributes"]["last_message"] in ("launch.first", "launch.returning")
+    log = log_path.read_text()
+    assert log.count("Booting worker") == 2
+    assert "not HTTPS" in log
