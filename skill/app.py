@@ -20,6 +20,7 @@ from skill.config import Config
 from skill.content import ContentLibrary
 from skill.deps import SkillDeps
 from skill.requestlog import log_request
+from skill.simulator import create_simulator_blueprint
 from skill.skill_builder import build_skill
 from skill.storage import AttributeStore, open_store
 from skill.tracks import TrackCatalog
@@ -59,6 +60,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.add_url_rule("/alexa", view_func=alexa_endpoint, methods=["POST"])
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
     app.register_blueprint(create_audio_blueprint(config, deps.tracks))
+    if config.simulator_enabled:
+        app.register_blueprint(create_simulator_blueprint(config, deps.content))
     app.register_error_handler(HTTPException, http_error_as_json)
     return app
 
@@ -83,7 +86,11 @@ class LetdownService:
 
     def handle_alexa_request(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Verify a raw Alexa request and answer it; raises BadRequest for anything the client got wrong."""
-        envelope = parse_envelope(body)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(400, "body is not JSON") from None  # Alexa sends UTF-8
+        envelope = parse_envelope(text)
         g.envelope = envelope
         try:
             if self.config.verify_requests:
@@ -91,12 +98,15 @@ class LetdownService:
             check_application_id(envelope, self.config.skill_ids)
         except VerificationError as error:
             raise BadRequest(400, error.reason) from None
-        return self.invoke(envelope)
+        return self.invoke(envelope, raw_json=text)
 
-    def invoke(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
-        """Run an envelope that has already passed verification through the ask-sdk skill."""
+    def invoke(self, envelope: Mapping[str, Any], raw_json: str | None = None) -> dict[str, Any]:
+        """Run an envelope that has already passed verification through the ask-sdk skill.
+
+        `raw_json`, the envelope's own JSON text when the caller has it, spares encoding it again.
+        """
         try:
-            request_envelope = self.serializer.deserialize(json.dumps(envelope), RequestEnvelope)
+            request_envelope = self.serializer.deserialize(raw_json or json.dumps(envelope), RequestEnvelope)
         except Exception:  # the SDK raises several types for malformed fields
             raise BadRequest(400, "request envelope has malformed fields") from None
         if request_envelope.request is None:
@@ -105,10 +115,10 @@ class LetdownService:
         return self.serializer.serialize(response_envelope)
 
 
-def parse_envelope(body: bytes) -> dict[str, Any]:
+def parse_envelope(text: str) -> dict[str, Any]:
     try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        envelope = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting like "[[[[…"
         raise BadRequest(400, "body is not JSON") from None
     if not isinstance(envelope, dict):
         raise BadRequest(400, "body is not an Alexa request envelope")

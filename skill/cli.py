@@ -51,7 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(subparsers)
+    add_conversation_tool_parsers(subparsers)
+    from skill.chat import add_chat_parser  # the terminal conversation (skill/chat.py)
+
+    add_chat_parser(subparsers)
     return parser
+
+
+def add_conversation_tool_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """`say`, `model check` and `package` (skill/say.py, skill/model_check.py, skill/packaging.py)."""
+    from skill.model_check import add_model_parser
+    from skill.packaging import add_package_parser
+    from skill.say import add_say_parser
+
+    add_say_parser(subparsers)
+    add_model_parser(subparsers)
+    add_package_parser(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,9 @@ def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
     builder = CustomSkillBuilder(persistence_adapter=store)
     # Lifecycle first (SkillDisabled, SessionEnded, …), then playback (its events carry no session),
     # then the conversation, whose intents are the rest.
+    # Safety wins over everything: red-flag words in any slot are answered before any other handler.
+    for handler in conversation.safety_first_handlers(deps):
+        builder.add_request_handler(handler)
     for module in (lifecycle, playback, conversation):
         for handler in module.request_handlers(deps):
             builder.add_request_handler(handler)

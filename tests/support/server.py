@@ -43,7 +43,8 @@ def wait_until_healthy(base_url: str, timeout: float = 30.0, process: subprocess
 def threaded_server(app: Flask) -> Iterator[str]:
     """Serve `app` over real HTTP on a loopback port; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits up to one poll interval; the default 0.5 s adds up over the suite.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -1,0 +1,35 @@
+"""D-MER (dysphoric milk ejection reflex): what it is, coping, when to see a provider.
+
+The flow: "what is D-MER" → the short answer and an offer of more → the long answer → on "more", the
+coping tips → on "more", their long form together with when to talk with a provider → an offer of
+breathing.
+Crisis wording never reaches here: safety routing runs first (see skill.safety).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+DMER_INTENTS: Mapping[str, str] = {"DmerIntent": "dmer.about", "DmerCopingIntent": "dmer.coping"}
+DMER_MESSAGES = frozenset({"dmer.about", "dmer.coping", "dmer.provider"})
+
+# After a message's long form, "tell me more" continues with the next part of the D-MER guide.
+FOLLOW_ONS: Mapping[str, str] = {"dmer.about": "dmer.coping"}
+# Statements that always go with a message's form (said after it, before any offer).
+COMPANIONS: Mapping[tuple[str, str], str] = {("dmer.coping", "long"): "dmer.provider"}
+
+
+def message_for_intent(intent_name: str) -> str | None:
+    return DMER_INTENTS.get(intent_name)
+
+
+def follow_on(message_id: str) -> str | None:
+    return FOLLOW_ONS.get(message_id)
+
+
+def companion(message_id: str, form: str) -> str | None:
+    return COMPANIONS.get((message_id, form))
+
+
+def is_dmer(message_id: str) -> bool:
+    return message_id in DMER_MESSAGES

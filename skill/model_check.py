@@ -1,0 +1,341 @@
+"""`letdown model check`: the interaction model against Alexa's rules (reference §5) and against the code.
+
+Model rules: invocation name, sample characters (no digits), declared slots, samples unique across
+intents, at least 20 samples per custom intent, AMAZON.FallbackIntent and the AudioPlayer built-ins.
+Code: the skill is built as the service builds it; every model intent must reach a handler (other than
+the catch-all) and every intent a handler declares in `intent_names` must be in the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from skill.config import DEFAULT_MODEL_DIR, Config
+
+MIN_SAMPLES_PER_CUSTOM_INTENT = 20
+LAUNCH_WORDS = frozenset({"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use"})
+WAKE_WORDS = frozenset({"alexa", "amazon", "echo", "computer"})
+TWO_WORD_CONNECTORS = frozenset({"the", "a", "an", "for", "to", "of"})
+REQUIRED_BUILT_INS = (
+    "AMAZON.HelpIntent",
+    "AMAZON.StopIntent",
+    "AMAZON.CancelIntent",
+    "AMAZON.FallbackIntent",
+    "AMAZON.NavigateHomeIntent",
+)
+# AudioPlayer skills must support these (reference §3).
+AUDIO_PLAYER_BUILT_INS = (
+    "AMAZON.PauseIntent",
+    "AMAZON.ResumeIntent",
+    "AMAZON.CancelIntent",
+    "AMAZON.LoopOnIntent",
+    "AMAZON.LoopOffIntent",
+    "AMAZON.NextIntent",
+    "AMAZON.PreviousIntent",
+    "AMAZON.RepeatIntent",
+    "AMAZON.ShuffleOnIntent",
+    "AMAZON.ShuffleOffIntent",
+    "AMAZON.StartOverIntent",
+)
+FALLBACK_SENSITIVITIES = ("LOW", "MEDIUM", "HIGH")
+_INVOCATION_CHARS = re.compile(r"^[a-z .']+$")
+_SAMPLE_CHARS = re.compile(r"^[A-Za-z .'\-{}]+$")
+_SLOT_REFERENCE = re.compile(r"\{([^{}]*)\}")
+_SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*$")
+
+
+@dataclass
+class CheckReport:
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --- the model against Alexa's rules --------------------------------------------------------------------
+
+
+def invocation_name_problems(name: Any) -> list[str]:
+    if not isinstance(name, str) or not name.strip():
+        return ["invocationName is missing"]
+    problems = []
+    words = name.split()
+    if name != name.strip() or "  " in name:
+        problems.append(f"invocation name {name!r} has stray spaces")
+    if not _INVOCATION_CHARS.match(name):
+        problems.append(
+            f"invocation name {name!r} may only use lowercase letters, spaces, periods, apostrophes"
+        )
+    if len(words) < 2:
+        problems.append(f"invocation name {name!r} must have at least two words")
+    for word in words:
+        if word in LAUNCH_WORDS:
+            problems.append(f"invocation name {name!r} contains the launch word {word!r}")
+        if word in WAKE_WORDS:
+            problems.append(f"invocation name {name!r} contains the wake word {word!r}")
+    if len(words) == 2 and TWO_WORD_CONNECTORS & set(words):
+        problems.append(f"two-word invocation name {name!r} contains a connecting word")
+    return problems
+
+
+def sample_key(sample: str) -> str:
+    """Samples compare case-insensitively and ignoring spacing (slot names included)."""
+    return " ".join(sample.lower().split())
+
+
+def intent_problems(intent: Mapping[str, Any], types: set[str]) -> list[str]:
+    name = intent.get("name", "?")
+    problems = []
+    slots = {slot.get("name"): slot.get("type") for slot in intent.get("slots", [])}
+    for slot_name, slot_type in slots.items():
+        if not isinstance(slot_name, str) or not _SLOT_NAME.match(slot_name):
+            problems.append(f"{name}: slot name {slot_name!r} must be letters and underscores")
+        if not isinstance(slot_type, str) or not (slot_type.startswith("AMAZON.") or slot_type in types):
+            problems.append(f"{name}: slot {slot_name} has undefined type {slot_type!r}")
+    samples = intent.get("samples", [])
+    for sample in samples:
+        if not isinstance(sample, str) or not sample.strip():
+            problems.append(f"{name}: empty sample utterance")
+            continue
+        if re.search(r"\d", sample):
+            problems.append(f"{name}: sample {sample!r} has digits (spell numbers out)")
+        elif not _SAMPLE_CHARS.match(sample):
+            problems.append(f"{name}: sample {sample!r} has characters Alexa does not allow")
+        for referenced in _SLOT_REFERENCE.findall(sample):
+            if referenced not in slots:
+                problems.append(f"{name}: sample {sample!r} uses undeclared slot {{{referenced}}}")
+        if sample.count("{") != sample.count("}"):
+            problems.append(f"{name}: sample {sample!r} has unbalanced braces")
+    if not name.startswith("AMAZON.") and len(samples) < MIN_SAMPLES_PER_CUSTOM_INTENT:
+        problems.append(f"{name}: {len(samples)} samples, at least {MIN_SAMPLES_PER_CUSTOM_INTENT} needed")
+    return problems
+
+
+def type_problems(slot_type: Mapping[str, Any]) -> list[str]:
+    name = slot_type.get("name", "?")
+    values = slot_type.get("values", [])
+    if not values:
+        return [f"slot type {name} has no values"]
+    problems = []
+    ids: set[str] = set()
+    phrases: dict[str, str] = {}
+    for value in values:
+        value_name = (value.get("name") or {}).get("value")
+        value_id = value.get("id") or value_name
+        if not isinstance(value_name, str) or not value_name.strip():
+            problems.append(f"slot type {name}: a value has no name")
+            continue
+        if value_id in ids:
+            problems.append(f"slot type {name}: id {value_id!r} is used twice")
+        ids.add(value_id)
+        for phrase in (value_name, *(value.get("name") or {}).get("synonyms", [])):
+            key = sample_key(phrase)
+            if key in phrases and phrases[key] != value_id:
+                problems.append(f"slot type {name}: {phrase!r} means both {phrases[key]} and {value_id}")
+            phrases[key] = value_id
+    return problems
+
+
+def model_problems(document: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    try:
+        language = document["interactionModel"]["languageModel"]
+    except (KeyError, TypeError):
+        return ["not an ASK interaction model (no interactionModel.languageModel)"], {}
+    problems = invocation_name_problems(language.get("invocationName"))
+    intents = language.get("intents", [])
+    types = {t.get("name") for t in language.get("types", [])}
+    names = [intent.get("name") for intent in intents]
+    for duplicate in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"intent {duplicate} is defined twice")
+    owners: dict[str, str] = {}
+    for intent in intents:
+        problems.extend(intent_problems(intent, types))
+        for sample in intent.get("samples", []):
+            key = sample_key(sample) if isinstance(sample, str) else ""
+            if key and key in owners:
+                problems.append(f"sample {sample!r} is in both {owners[key]} and {intent.get('name')}")
+            owners.setdefault(key, intent.get("name"))
+    for slot_type in language.get("types", []):
+        problems.extend(type_problems(slot_type))
+    for required in (*REQUIRED_BUILT_INS, *AUDIO_PLAYER_BUILT_INS):
+        if required not in names:
+            problems.append(f"{required} is missing")
+    sensitivity = (language.get("modelConfiguration") or {}).get("fallbackIntentSensitivity", {}).get("level")
+    if sensitivity is not None and sensitivity not in FALLBACK_SENSITIVITIES:
+        problems.append(f"fallbackIntentSensitivity.level {sensitivity!r} is not LOW, MEDIUM or HIGH")
+    custom = [n for n in names if isinstance(n, str) and not n.startswith("AMAZON.")]
+    summary = {
+        "invocation_name": language.get("invocationName"),
+        "intents": len(names),
+        "custom_intents": len(custom),
+        "samples": sum(len(intent.get("samples", [])) for intent in intents),
+        "slot_types": len(types),
+    }
+    return problems, summary
+
+
+# --- the model against the code -------------------------------------------------------------------------
+
+
+def registered_handlers(skill: Any) -> list[Any]:
+    """The request handlers of a built ask-sdk skill, in dispatch order."""
+    return [
+        chain.request_handler
+        for mapper in skill.request_dispatcher.request_mappers
+        for chain in mapper.request_handler_chains
+    ]
+
+
+def synthetic_intent_envelope(intent_name: str, slots: Iterable[str]) -> dict[str, Any]:
+    application = {"applicationId": "amzn1.ask.skill.model-check"}
+    user = {"userId": "amzn1.ask.account.model-check"}
+    return {
+        "version": "1.0",
+        "session": {
+            "new": True,
+            "sessionId": f"amzn1.echo-api.session.model-check-{uuid.uuid4()}",
+            "application": application,
+            "user": user,
+            "attributes": {},
+        },
+        "context": {
+            "System": {
+                "application": application,
+                "user": user,
+                "device": {"deviceId": "model-check", "supportedInterfaces": {"AudioPlayer": {}}},
+                "apiEndpoint": "https://api.amazonalexa.com",
+            },
+            "AudioPlayer": {"playerActivity": "IDLE"},
+        },
+        "request": {
+            "type": "IntentRequest",
+            "requestId": f"amzn1.echo-api.request.model-check-{uuid.uuid4()}",
+            "timestamp": "2024-01-01T00:00:00Z",
+            "locale": "en-US",
+            "dialogState": "COMPLETED",
+            "intent": {
+                "name": intent_name,
+                "confirmationStatus": "NONE",
+                "slots": {slot: {"name": slot, "confirmationStatus": "NONE"} for slot in slots},
+            },
+        },
+    }
+
+
+def code_problems(
+    document: Mapping[str, Any], model_dir: Path
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Builds the skill (against a throw-away SQLite file) and matches handlers with model intents."""
+    from ask_sdk_core.attributes_manager import AttributesManager
+    from ask_sdk_core.handler_input import HandlerInput
+    from ask_sdk_core.serialize import DefaultSerializer
+    from ask_sdk_model import RequestEnvelope
+
+    from skill.content import ContentLibrary
+    from skill.deps import SkillDeps
+    from skill.skill_builder import build_skill
+    from skill.storage import open_store
+    from skill.tracks import TrackCatalog
+
+    intents = document["interactionModel"]["languageModel"].get("intents", [])
+    problems: list[str] = []
+    notes: list[str] = []
+    handlers: list[Any] = []
+    answered: dict[Any, set[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="letdown-model-check-") as scratch:
+        config = replace(
+            Config.from_env({}), database_url=f"sqlite:///{Path(scratch) / 'check.db'}", model_dir=model_dir
+        )
+        store = open_store(config.database_url)
+        try:
+            deps = SkillDeps(config=config, content=ContentLibrary.load(), tracks=TrackCatalog.load(config))
+            handlers = registered_handlers(build_skill(deps, store))
+            serializer = DefaultSerializer()
+            for intent in intents:
+                slot_names = [slot["name"] for slot in intent.get("slots", [])]
+                envelope = serializer.deserialize(
+                    json.dumps(synthetic_intent_envelope(intent["name"], slot_names)), RequestEnvelope
+                )
+                handler_input = HandlerInput(
+                    request_envelope=envelope,
+                    attributes_manager=AttributesManager(
+                        request_envelope=envelope, persistence_adapter=store
+                    ),
+                )
+                answering = [
+                    h for h in handlers if not getattr(h, "catch_all", False) and h.can_handle(handler_input)
+                ]
+                if not answering:
+                    problems.append(f"model intent {intent['name']} has no handler")
+                for handler in answering:
+                    answered.setdefault(handler, set()).add(intent["name"])
+        finally:
+            store.close()
+    model_names = {intent["name"] for intent in intents}
+    declared = {name for handler in handlers for name in getattr(handler, "intent_names", None) or ()}
+    for name in sorted(declared - model_names):
+        problems.append(f"a handler answers {name}, which is not in the model")
+    unregistered = sorted(
+        f"{handler!r} ({', '.join(sorted(names))})"
+        for handler, names in answered.items()
+        if getattr(handler, "intent_names", None) is None
+    )
+    if unregistered:
+        notes.append("handlers without intent_names (only checked model → code): " + "; ".join(unregistered))
+    return problems, notes, {"handlers": len(handlers), "declared_intents": len(declared)}
+
+
+def check_model(path: Path, *, with_code: bool = True) -> CheckReport:
+    report = CheckReport()
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        report.problems.append(f"cannot read {path}: {error}")
+        return report
+    problems, summary = model_problems(document)
+    report.problems.extend(problems)
+    report.summary.update(summary)
+    if with_code and summary:
+        code, notes, code_summary = code_problems(document, Path(path).parent)
+        report.problems.extend(code)
+        report.notes.extend(notes)
+        report.summary.update(code_summary)
+    return report
+
+
+def run_model_check(args: argparse.Namespace) -> int:
+    report = check_model(args.model, with_code=not args.model_only)
+    for note in report.notes:
+        print(f"note: {note}")
+    if not report.ok:
+        print(f"{args.model}: {len(report.problems)} problem(s):")
+        for problem in report.problems:
+            print(f"  - {problem}")
+        return 1
+    summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in report.summary.items())
+    print(f"{args.model}: OK ({summary})")
+    return 0
+
+
+def add_model_parser(subparsers: argparse._SubParsersAction) -> None:
+    model = subparsers.add_parser("model", help="interaction model tools")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    check = model_commands.add_parser(
+        "check", help="check the interaction model against Alexa's rules and against the handlers"
+    )
+    check.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL_DIR / "en-US.json", help="model file (default: en-US)"
+    )
+    check.add_argument("--model-only", action="store_true", help="skip the code check (no skill is built)")
+    check.set_defaults(run=run_model_check)

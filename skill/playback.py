@@ -1,0 +1,456 @@
+"""AudioPlayer logic: starting tracks, pause/resume, Next/Previous, and the playback events.
+
+Where the playback position lives: the persistent attributes `track_token`, `track_offset_ms`,
+`playback_activity` and `playback_updated_ms` (any worker process may answer the next request).
+- Every Play stores its (new) token and start offset at once, so Resume works even if events are lost.
+- PlaybackStarted/Stopped/Finished store what they report, but Stopped/Finished only for the stream
+  that is stored: a REPLACE_ALL makes the device report the *old* stream stopped, after the new Play
+  was stored, and that late event must not win.
+- Pause stores the device's position from `context.AudioPlayer` (when it reports one) and PAUSED; the
+  PlaybackStopped event that follows stores the exact offset.
+AudioPlayer and PlaybackController requests carry no session and never get speech, cards or reprompts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.response_helper import ResponseFactory
+from ask_sdk_model import Response
+from ask_sdk_model.interfaces.audioplayer import (
+    AudioItem,
+    AudioItemMetadata,
+    PlayBehavior,
+    PlayDirective,
+    StopDirective,
+    Stream,
+)
+
+from skill.deps import SkillDeps
+from skill.responses import (
+    LAST_OFFER,
+    choose_reprompt,
+    content_for,
+    remember,
+    session_attributes,
+    speak,
+    whisper_preferred,
+    whispered,
+)
+from skill.tracks import Track, make_token, parse_duration
+
+log = logging.getLogger(__name__)
+
+# Tracks up to this long can play inside SSML on devices without AudioPlayer (reference §2).
+SSML_AUDIO_MAX_S = 240
+LETDOWN_TRACK = "letdown-visualisation"
+LETDOWN_INTRO = "letdown.routine"
+LETDOWN_SPOKEN = "letdown.routine_spoken"
+NEXT_TIP_OFFER = "offer.next_tip"
+
+PLAYING, PAUSED, STOPPED, FINISHED = "PLAYING", "PAUSED", "STOPPED", "FINISHED"
+# Device player states (context.AudioPlayer.playerActivity) in which a track of ours is "current".
+CURRENT_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN", "PAUSED", "STOPPED"})
+SOUNDING_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN"})
+
+
+@dataclass(frozen=True)
+class Position:
+    track: Track
+    token: str
+    offset_ms: int
+
+
+# ----- reading the request --------------------------------------------------------------------------------
+
+
+def player_state(handler_input: HandlerInput) -> Any:
+    """`context.AudioPlayer` (token, offset, activity), or None when the request carries none."""
+    return getattr(handler_input.request_envelope.context, "audio_player", None)
+
+
+def supports_audio_player(handler_input: HandlerInput) -> bool:
+    system = getattr(handler_input.request_envelope.context, "system", None)
+    interfaces = getattr(getattr(system, "device", None), "supported_interfaces", None)
+    return getattr(interfaces, "audio_player", None) is not None
+
+
+def player_activity(handler_input: HandlerInput) -> str | None:
+    """The device's player state (PLAYING, STOPPED, IDLE, …) from `context.AudioPlayer`, if reported."""
+    activity = getattr(player_state(handler_input), "player_activity", None)
+    return getattr(activity, "value", None)
+
+
+def context_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
+    """The device's current track of ours and where it is, while the device reports one as current."""
+    state = player_state(handler_input)
+    if state is None or player_activity(handler_input) not in CURRENT_ACTIVITIES:
+        return None
+    track = deps.tracks.track_for_token(state.token)
+    if track is None or not track.playable:
+        return None
+    return Position(track, state.token, clamp_offset(track, state.offset_in_milliseconds))
+
+
+def stored_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
+    """The stored track and offset to resume; None when nothing is stored or the track finished."""
+    stored = persistent(handler_input)
+    token = stored.get("track_token")
+    track = deps.tracks.track_for_token(token)
+    if track is None or not track.playable or stored.get("playback_activity") == FINISHED:
+        return None
+    return Position(track, token, clamp_offset(track, stored.get("track_offset_ms")))
+
+
+def current_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
+    return context_position(handler_input, deps) or stored_position(handler_input, deps)
+
+
+def audio_is_sounding(handler_input: HandlerInput) -> bool:
+    return player_activity(handler_input) in SOUNDING_ACTIVITIES
+
+
+def clamp_offset(track: Track, offset_ms: Any) -> int:
+    """A usable start offset: 0 for junk, negatives or anything at or past the end of the track."""
+    if not isinstance(offset_ms, int) or isinstance(offset_ms, bool) or offset_ms < 0:
+        return 0
+    return offset_ms if offset_ms < int(track.seconds * 1000) else 0
+
+
+def slot(handler_input: HandlerInput, name: str) -> Any:
+    intent = getattr(handler_input.request_envelope.request, "intent", None)
+    slots = getattr(intent, "slots", None) or {}
+    return slots.get(name)
+
+
+def resolved_id(slot_value: Any) -> str | None:
+    """The id entity resolution matched for a custom slot (ER_SUCCESS_MATCH), if any."""
+    resolutions = getattr(getattr(slot_value, "resolutions", None), "resolutions_per_authority", None) or []
+    for authority in resolutions:
+        code = getattr(getattr(authority, "status", None), "code", None)
+        values = getattr(authority, "values", None) or []
+        if getattr(code, "value", None) == "ER_SUCCESS_MATCH" and values:
+            return getattr(getattr(values[0], "value", None), "id", None)
+    return None
+
+
+# ----- persistent playback state --------------------------------------------------------------------------
+
+
+def persistent(handler_input: HandlerInput) -> dict[str, Any]:
+    return handler_input.attributes_manager.persistent_attributes
+
+
+def record(handler_input: HandlerInput, **changes: Any) -> None:
+    """Store only the playback keys this request knows about (the store writes just what changed)."""
+    attributes = persistent(handler_input)
+    attributes.update(changes)
+    attributes["playback_updated_ms"] = int(time.time() * 1000)
+    handler_input.attributes_manager.save_persistent_attributes()
+
+
+# ----- directives -----------------------------------------------------------------------------------------
+
+
+def play_directive(
+    deps: SkillDeps,
+    track: Track,
+    token: str,
+    offset_ms: int = 0,
+    *,
+    behavior: PlayBehavior = PlayBehavior.REPLACE_ALL,
+    expected_previous_token: str | None = None,
+) -> PlayDirective:
+    return PlayDirective(
+        play_behavior=behavior,
+        audio_item=AudioItem(
+            stream=Stream(
+                token=token,
+                url=deps.tracks.stream_url(track.id),
+                offset_in_milliseconds=offset_ms,
+                expected_previous_token=expected_previous_token,
+            ),
+            metadata=AudioItemMetadata(title=track.title, subtitle=track.subtitle),
+        ),
+    )
+
+
+def play(handler_input: HandlerInput, deps: SkillDeps, position: Position) -> ResponseFactory:
+    """REPLACE_ALL with `position`, ending the session (the SDK would leave shouldEndSession unset)."""
+    builder = handler_input.response_builder
+    builder.add_directive(play_directive(deps, position.track, position.token, position.offset_ms))
+    builder.set_should_end_session(True)
+    record(handler_input, track_token=position.token, track_offset_ms=position.offset_ms)
+    return builder
+
+
+def play_from_start(handler_input: HandlerInput, deps: SkillDeps, track: Track) -> ResponseFactory:
+    return play(handler_input, deps, Position(track, make_token(track.id), 0))
+
+
+def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Response:
+    """AudioPlayer.Stop, remembering where the device says it was; ends the session without speech."""
+    builder = handler_input.response_builder
+    if supports_audio_player(handler_input):
+        builder.add_directive(StopDirective())
+        remember_stop(handler_input, deps, activity)
+    if handler_input.request_envelope.session is not None:
+        builder.set_should_end_session(True)
+    return builder.response
+
+
+def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> None:
+    position = context_position(handler_input, deps)
+    if position is not None:
+        record(
+            handler_input,
+            track_token=position.token,
+            track_offset_ms=position.offset_ms,
+            playback_activity=activity,
+        )
+    elif persistent(handler_input).get("playback_activity") == PLAYING:
+        record(handler_input, playback_activity=activity)
+
+
+# ----- starting tracks ------------------------------------------------------------------------------------
+
+
+def start_track_response(
+    handler_input: HandlerInput, deps: SkillDeps, track_id: str, intro_message_id: str
+) -> Response:
+    """A short spoken intro, then the track: AudioPlayer.Play, SSML <audio>, or a spoken alternative."""
+    track = deps.tracks.playable(track_id)
+    if track is not None and supports_audio_player(handler_input):
+        content = content_for(handler_input, deps)
+        if content.has(intro_message_id):
+            speak(handler_input, deps, intro_message_id, end_session=True)
+        return play_from_start(handler_input, deps, track).response
+    if track is not None and fits_in_ssml(deps, track):
+        return ssml_audio_response(handler_input, deps, track, intro_message_id)
+    return spoken_alternative(handler_input, deps, track_id)
+
+
+def fits_in_ssml(deps: SkillDeps, track: Track) -> bool:
+    return track.seconds <= SSML_AUDIO_MAX_S and deps.tracks.stream_url(track.id).startswith("https://")
+
+
+def ssml_audio_response(
+    handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str
+) -> Response:
+    """Intro, the track in an SSML <audio> tag, then the offer of another tip (session stays open)."""
+    content = content_for(handler_input, deps)
+    intro = content.pick(intro_message_id) if content.has(intro_message_id) else ""
+    offer = content.pick(NEXT_TIP_OFFER)
+    reprompt = choose_reprompt(content, intro_message_id, "text", NEXT_TIP_OFFER, None) or ""
+    audio = f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>'
+    remember(
+        handler_input, intro_message_id, "text", NEXT_TIP_OFFER, join_speech(intro, audio, offer), reprompt
+    )
+    if whisper_preferred(handler_input):
+        # Whisper the words only: the effect is for Alexa's voice, not for the recorded track.
+        intro, offer, reprompt = (whispered(part) if part else part for part in (intro, offer, reprompt))
+    builder = handler_input.response_builder
+    builder.speak(join_speech(intro, audio, offer)).ask(reprompt)
+    builder.set_should_end_session(False)
+    return builder.response
+
+
+def join_speech(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: str) -> Response:
+    """What a device that cannot play the track hears instead."""
+    if track_id == LETDOWN_TRACK:
+        return speak(handler_input, deps, LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
+    if deps.tracks.playable(track_id) is None:
+        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+    # The message asks whether a short breathing exercise would do instead: Yes answers that offer.
+    builder = speak(handler_input, deps, "track.too_long_for_device", reprompt="offer.breathing")
+    session_attributes(handler_input)[LAST_OFFER] = "breathing"
+    return builder.response
+
+
+def escape_attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    return start_track_response(handler_input, deps, LETDOWN_TRACK, LETDOWN_INTRO)
+
+
+def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    duration = parse_duration(getattr(slot(handler_input, "duration"), "value", None))
+    track = deps.tracks.nearest_breathing(duration)
+    if track is None:
+        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+    return start_track_response(handler_input, deps, track.id, intro_id(track.id))
+
+
+def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    track_slot = slot(handler_input, "track")
+    track = deps.tracks.get(resolved_id(track_slot)) or deps.tracks.find_by_name(
+        getattr(track_slot, "value", None)
+    )
+    if track is None:
+        content = content_for(handler_input, deps)
+        if content.has("track.unknown"):
+            return speak(handler_input, deps, "track.unknown").response
+        return speak(handler_input, deps, "fallback.main", reprompt="fallback.reprompt").response
+    return start_track_response(handler_input, deps, track.id, intro_id(track.id))
+
+
+def intro_id(track_id: str) -> str:
+    return LETDOWN_INTRO if track_id == LETDOWN_TRACK else f"track.intro.{track_id}"
+
+
+# ----- transport intents ----------------------------------------------------------------------------------
+
+
+def pause_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    return stop(handler_input, deps, PAUSED)
+
+
+def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    return stop(handler_input, deps, STOPPED)
+
+
+def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    position = stored_position(handler_input, deps) or context_position(handler_input, deps)
+    if position is None or not supports_audio_player(handler_input):
+        return speak(handler_input, deps, "audio.nothing_to_resume").response
+    return play(handler_input, deps, position).response
+
+
+def start_over_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    position = current_position(handler_input, deps)
+    if position is None:
+        return speak(handler_input, deps, "audio.nothing_to_resume").response
+    return play_from_start(handler_input, deps, position.track).response
+
+
+def skip_response(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Response:
+    """Next (+1) or Previous (-1) in the play order, from the current track, with the new track's intro."""
+    track = adjacent_track(handler_input, deps, step)
+    if track is None:
+        return speak(handler_input, deps, "audio.nothing_to_resume").response
+    return start_track_response(handler_input, deps, track.id, intro_id(track.id))
+
+
+def adjacent_track(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Track | None:
+    position = current_position(handler_input, deps)
+    current_id = position.track.id if position else None
+    return deps.tracks.next_track(current_id) if step > 0 else deps.tracks.previous_track(current_id)
+
+
+def not_available_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    """Loop and Shuffle: a short spoken no; whatever is playing carries on."""
+    return speak(handler_input, deps, "audio.not_available", end_session=True).response
+
+
+def track_is_current(handler_input: HandlerInput, deps: SkillDeps) -> bool:
+    """The device reports a track of ours as playing, paused or stopped (not finished, not idle)."""
+    return context_position(handler_input, deps) is not None
+
+
+# ----- AudioPlayer events and PlaybackController commands (no session, no speech) --------------------------
+
+
+def event_token(handler_input: HandlerInput) -> str | None:
+    token = getattr(handler_input.request_envelope.request, "token", None)
+    return token if isinstance(token, str) else None
+
+
+def event_offset(handler_input: HandlerInput) -> Any:
+    return getattr(handler_input.request_envelope.request, "offset_in_milliseconds", None)
+
+
+def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
+    stored = persistent(handler_input).get("track_token")
+    return stored is None or stored == token
+
+
+def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    token = event_token(handler_input)
+    track = deps.tracks.track_for_token(token)
+    if token is not None and track is not None:
+        offset = clamp_offset(track, event_offset(handler_input))
+        record(handler_input, track_token=token, track_offset_ms=offset, playback_activity=PLAYING)
+    return handler_input.response_builder.response
+
+
+def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    token = event_token(handler_input)
+    track = deps.tracks.track_for_token(token)
+    if token is not None and track is not None and is_stored_stream(handler_input, token):
+        changes: dict[str, Any] = {
+            "track_token": token,
+            "track_offset_ms": clamp_offset(track, event_offset(handler_input)),
+        }
+        if persistent(handler_input).get("playback_activity") not in (PAUSED, STOPPED):
+            changes["playback_activity"] = STOPPED  # stopped by something other than our Pause/Stop
+        record(handler_input, **changes)
+    return handler_input.response_builder.response
+
+
+def on_playback_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    token = event_token(handler_input)
+    if deps.tracks.track_for_token(token) is not None and is_stored_stream(handler_input, token):
+        record(handler_input, track_token=token, track_offset_ms=0, playback_activity=FINISHED)
+    return handler_input.response_builder.response
+
+
+def on_playback_nearly_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    """Queue what follows: only a looping track (the feed background) continues, as itself again."""
+    token = event_token(handler_input)
+    track = deps.tracks.track_for_token(token)
+    builder = handler_input.response_builder
+    if token is not None and track is not None and track.loops and track.playable:
+        builder.add_directive(
+            play_directive(
+                deps,
+                track,
+                make_token(track.id),
+                behavior=PlayBehavior.ENQUEUE,
+                expected_previous_token=token,
+            )
+        )
+        builder.set_should_end_session(True)
+    return builder.response
+
+
+def on_playback_failed(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    request = handler_input.request_envelope.request
+    error = getattr(request, "error", None)
+    error_type = getattr(getattr(error, "object_type", None), "value", None)
+    track = deps.tracks.track_for_token(event_token(handler_input))
+    log.error(
+        "audio playback failed: track=%s type=%s message=%s",
+        track.id if track else None,
+        error_type,
+        getattr(error, "message", None),
+    )
+    return handler_input.response_builder.response
+
+
+def on_play_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    """The device's play button: carry on from the stored position (or the device's own)."""
+    position = stored_position(handler_input, deps) or context_position(handler_input, deps)
+    if position is None:
+        return handler_input.response_builder.response
+    return play(handler_input, deps, position).response
+
+
+def on_pause_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
+    return stop(handler_input, deps, PAUSED)
+
+
+def on_skip_command(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Response:
+    track = adjacent_track(handler_input, deps, step)
+    if track is None:
+        return handler_input.response_builder.response
+    return play_from_start(handler_input, deps, track).response

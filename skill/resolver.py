@@ -1,0 +1,432 @@
+"""Utterance → intent and slots, from the interaction model's own sample utterances.
+
+A stand-in for Alexa's language understanding, used by `letdown say` and the browser simulator. It is a
+pure function of the model and the locale content (for the safety triggers):
+
+1. red-flag words route to a safety intent first;
+2. "open let down helper" is a launch; "ask let down helper to …" is stripped to "…";
+3. an exact match of a sample template (slot placeholders filled by the slot type's values and synonyms,
+   or by a spoken duration for AMAZON.DURATION), or of a common phrase for a built-in intent;
+4. otherwise the best token-overlap score against every sample, with rare words counting more;
+5. a low score is AMAZON.FallbackIntent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from skill import safety
+from skill.content import DEFAULT_LOCALE, LocaleContent
+
+log = logging.getLogger(__name__)
+
+LAUNCH = "LaunchRequest"
+FALLBACK_INTENT = "AMAZON.FallbackIntent"
+DURATION_TYPE = "AMAZON.DURATION"
+MIN_SCORE = 0.55
+# A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
+LOOSE_SLOT_SCORE = 0.8
+LOOSE_MIN_LITERAL_WORDS = 2
+LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
+LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
+
+# Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
+BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "AMAZON.HelpIntent": ("help", "help me", "what can i say", "what can you do", "how does this work",
+                              "what do i say", "i need help", "help please"),
+        "AMAZON.StopIntent": ("stop", "stop it", "stop please", "quit", "exit", "shut up", "be quiet",
+                              "off", "thats enough", "enough", "goodbye", "bye", "stop talking", "im done"),
+        "AMAZON.CancelIntent": ("cancel", "cancel that", "never mind", "nevermind", "forget it"),
+        "AMAZON.PauseIntent": ("pause", "pause it", "pause that", "pause please", "hold on", "wait",
+                               "pause the audio", "pause the music", "pause the track"),
+        "AMAZON.ResumeIntent": ("resume", "continue", "keep going", "carry on", "unpause", "resume playing",
+                                "resume the track", "play again", "go on"),
+        "AMAZON.NextIntent": ("next", "skip", "next track", "skip this", "next one", "skip it", "play next"),
+        "AMAZON.PreviousIntent": ("previous", "go back", "back", "previous track", "last track",
+                                  "previous one"),
+        "AMAZON.RepeatIntent": ("repeat", "repeat that", "say that again", "what did you say", "come again",
+                                "again", "pardon", "say it again", "repeat please", "sorry what"),
+        "AMAZON.YesIntent": ("yes", "yeah", "yep", "yup", "sure", "ok", "okay", "yes please", "please",
+                             "sounds good", "go ahead", "alright", "all right", "of course", "definitely",
+                             "sure thing", "ok sure", "yes thanks", "yes thank you"),
+        "AMAZON.NoIntent": ("no", "nope", "no thanks", "no thank you", "not now", "nah", "not really",
+                            "no not now", "maybe later", "not right now"),
+        "AMAZON.StartOverIntent": ("start over", "restart", "start again", "from the beginning",
+                                   "begin again", "start from the beginning", "start from the top"),
+        "AMAZON.LoopOnIntent": ("loop", "loop on", "loop this", "turn on loop", "put it on repeat",
+                                "repeat this track"),
+        "AMAZON.LoopOffIntent": ("loop off", "stop looping", "turn off loop", "turn loop off"),
+        "AMAZON.ShuffleOnIntent": ("shuffle", "shuffle on", "turn on shuffle", "shuffle the tracks"),
+        "AMAZON.ShuffleOffIntent": ("shuffle off", "stop shuffling", "turn off shuffle"),
+        "AMAZON.NavigateHomeIntent": ("go home", "home", "main menu", "go to the main menu",
+                                      "take me home", "back to the start"),
+    }
+)  # fmt: skip
+
+_ONES = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+)  # fmt: skip
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_NUMBER_VALUES: Mapping[str, int] = MappingProxyType(
+    {**{word: n for n, word in enumerate(_ONES)}, **{word: 10 * n for n, word in enumerate(_TENS) if n >= 2},
+     "a": 1, "an": 1}
+)  # fmt: skip
+_UNIT_SECONDS = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60,
+                 "mins": 60, "hour": 3600, "hours": 3600}  # fmt: skip
+_NUMBER_WORD = "(?:" + "|".join(sorted(_NUMBER_VALUES, key=len, reverse=True)) + ")"
+_NUMBER = rf"{_NUMBER_WORD}(?: {_NUMBER_WORD})?"
+_UNIT = "(?:" + "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)) + ")"
+DURATION_PATTERN = (
+    rf"(?:{_NUMBER} {_UNIT}(?: and a half)?|half (?:a|an) (?:minute|hour)|a (?:minute|hour) and a half"
+    rf"|a couple of {_UNIT}|a few {_UNIT})"
+)
+
+
+def number_to_words(number: int) -> str:
+    """0–999 as words ("10" → "ten"), so spoken-style samples match typed digits."""
+    if number < 20:
+        return _ONES[number]
+    if number < 100:
+        tens, ones = divmod(number, 10)
+        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
+    hundreds, rest = divmod(number, 100)
+    return f"{_ONES[hundreds]} hundred" + (f" {number_to_words(rest)}" if rest else "")
+
+
+def normalise(text: str) -> str:
+    """Lower-case words: digits spelled out, hyphens and punctuation to spaces, apostrophes dropped."""
+    text = re.sub(r"\d{1,3}", lambda m: f" {number_to_words(int(m.group()))} ", text)
+    return safety.normalise(text)
+
+
+def parse_duration(spoken: str) -> str | None:
+    """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
+    text = normalise(spoken)
+    if not re.fullmatch(DURATION_PATTERN, text):
+        return None
+    if text.startswith("half a"):
+        seconds = _UNIT_SECONDS[text.split()[-1]] // 2
+    else:
+        words = text.split()
+        half = text.endswith("and a half")
+        if half:
+            words = words[:-3]
+        unit = _UNIT_SECONDS[words[-1]]
+        amount_words = words[:-1]
+        if amount_words[:2] == ["a", "couple"]:
+            amount = 2
+        elif amount_words[:2] == ["a", "few"]:
+            amount = 3
+        else:
+            amount = sum(_NUMBER_VALUES[word] for word in amount_words)
+        seconds = amount * unit + (unit // 2 if half else 0)
+    return iso_duration(seconds)
+
+
+def iso_duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    return "PT" + (parts or "0S")
+
+
+@dataclass(frozen=True)
+class SlotValue:
+    id: str
+    name: str
+    synonyms: tuple[str, ...]
+
+    def phrases(self) -> tuple[str, ...]:
+        return (self.name, *self.synonyms)
+
+
+@dataclass(frozen=True)
+class IntentDef:
+    name: str
+    slots: Mapping[str, str]  # slot name → slot type
+    samples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InteractionModel:
+    """The parts of an ASK interaction model the skill reads."""
+
+    invocation_name: str
+    intents: Mapping[str, IntentDef]
+    types: Mapping[str, tuple[SlotValue, ...]]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def load(cls, path: Path) -> InteractionModel:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> InteractionModel:
+        language = document["interactionModel"]["languageModel"]
+        intents = {}
+        for intent in language.get("intents", []):
+            slots = {slot["name"]: slot["type"] for slot in intent.get("slots", [])}
+            intents[intent["name"]] = IntentDef(intent["name"], slots, tuple(intent.get("samples", [])))
+        types = {}
+        for slot_type in language.get("types", []):
+            values = []
+            for value in slot_type.get("values", []):
+                name = value["name"]
+                values.append(
+                    SlotValue(
+                        value.get("id") or name["value"], name["value"], tuple(name.get("synonyms", []))
+                    )
+                )
+            types[slot_type["name"]] = tuple(values)
+        return cls(
+            language.get("invocationName", ""), MappingProxyType(intents), MappingProxyType(types), document
+        )
+
+    def value_id(self, slot_type: str, spoken: str | None) -> str | None:
+        """The id of the slot value whose name or synonym is `spoken` (normalised), else None."""
+        if not spoken:
+            return None
+        wanted = normalise(spoken)
+        for value in self.types.get(slot_type, ()):
+            if wanted == normalise(value.id) or any(wanted == normalise(p) for p in value.phrases()):
+                return value.id
+        return None
+
+    def value_name(self, slot_type: str, value_id: str) -> str | None:
+        return next((value.name for value in self.types.get(slot_type, ()) if value.id == value_id), None)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    intent: str
+    slots: Mapping[str, Mapping[str, str | None]]  # slot name → {"value": spoken or ISO, "id": value id}
+    score: float
+
+
+@dataclass(frozen=True)
+class _Template:
+    intent: str
+    pattern: re.Pattern[str]
+    slot_names: tuple[str, ...]
+    tokens: tuple[str, ...]  # words of the sample, slots as "{slot}"
+    loose: re.Pattern[str] | None  # custom slots as any words; None when too few literal words
+
+
+class Resolver:
+    """Resolves typed or spoken utterances against one interaction model and one locale's content."""
+
+    def __init__(self, model: InteractionModel, content: LocaleContent | None = None) -> None:
+        self.model = model
+        self.content = content
+        self._templates = tuple(self._compile_templates())
+        self._weights = self._token_weights()
+
+    @classmethod
+    def from_model(cls, path: Path, content: LocaleContent | None = None) -> Resolver:
+        return cls(InteractionModel.load(path), content)
+
+    def resolve(self, utterance: str) -> Resolution:
+        text = self._strip_invocation(normalise(utterance))
+        if text is None:
+            return Resolution(LAUNCH, {}, 1.0)
+        route = safety.red_flag_route([text], self.content) if self.content is not None else None
+        if route is not None and safety.ROUTE_INTENTS[route] in self.model.intents:
+            return Resolution(safety.ROUTE_INTENTS[route], {}, 1.0)
+        exact = self._exact_match(text)
+        if exact is not None:
+            return exact
+        overlap = self._best_overlap(text)
+        loose = self._loose_match(text)
+        if loose is not None and loose.score > overlap.score:
+            return loose
+        return overlap
+
+    # --- invocation phrases ------------------------------------------------------------------
+
+    def _strip_invocation(self, text: str) -> str | None:
+        """Drop "alexa" and "ask <invocation name> to"; None means the utterance only opens the skill."""
+        words = text.split()
+        if words[:1] == ["alexa"]:
+            words = words[1:]
+        invocation = normalise(self.model.invocation_name).split()
+        for start in (0, 1):
+            if (
+                invocation
+                and words[start : start + len(invocation)] == invocation
+                and (start == 0 or words[0] in LAUNCH_WORDS)
+            ):
+                rest = words[start + len(invocation) :]
+                if len(rest) > 1 and rest[0] in LINK_WORDS:
+                    rest = rest[1:]
+                return " ".join(rest) or None
+        return " ".join(words)
+
+    # --- exact templates -----------------------------------------------------------------------
+
+    def _compile_templates(self) -> Iterable[_Template]:
+        for intent in self.model.intents.values():
+            for sample in intent.samples:
+                yield self._template(intent, sample)
+            for phrase in BUILT_IN_PHRASES.get(intent.name, ()):
+                yield self._template(intent, phrase)
+
+    def _template(self, intent: IntentDef, sample: str) -> _Template:
+        parts = re.split(r"(\{\w+\})", sample)
+        strict, loose, slot_names, tokens = [], [], [], []
+        for part in parts:
+            if part.startswith("{") and part.endswith("}"):
+                name = part[1:-1]
+                slot_type = intent.slots.get(name, "")
+                slot_names.append(name)
+                strict.append(f"(?P<{name}>{self._slot_pattern(slot_type)})")
+                open_pattern = self._slot_pattern(slot_type) if slot_type == DURATION_TYPE else r"[\w ]+?"
+                loose.append(f"(?P<{name}>{open_pattern})")
+                tokens.append(part)
+            elif normalise(part):
+                strict.append(re.escape(normalise(part)))
+                loose.append(re.escape(normalise(part)))
+                tokens.extend(normalise(part).split())
+        literal_words = len(tokens) - len(slot_names)
+        return _Template(
+            intent.name,
+            re.compile(" ".join(strict)),
+            tuple(slot_names),
+            tuple(tokens),
+            re.compile(" ".join(loose)) if slot_names and literal_words >= LOOSE_MIN_LITERAL_WORDS else None,
+        )
+
+    def _slot_pattern(self, slot_type: str) -> str:
+        if slot_type == DURATION_TYPE:
+            return DURATION_PATTERN
+        phrases = {normalise(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
+        phrases.discard("")
+        if not phrases:
+            return r"[\w ]+?"
+        return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+
+    def _exact_match(self, text: str) -> Resolution | None:
+        for template in self._templates:
+            match = template.pattern.fullmatch(text)
+            if match is not None:
+                slots = {
+                    name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names
+                }
+                return Resolution(template.intent, self._with_empty_slots(template.intent, slots), 1.0)
+        return None
+
+    def _loose_match(self, text: str) -> Resolution | None:
+        for template in self._templates:
+            match = template.loose.fullmatch(text) if template.loose is not None else None
+            if match is not None:
+                slots = {
+                    name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names
+                }
+                return Resolution(
+                    template.intent, self._with_empty_slots(template.intent, slots), LOOSE_SLOT_SCORE
+                )
+        return None
+
+    def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
+        slot_type = self.model.intents[intent].slots.get(slot_name, "")
+        if slot_type == DURATION_TYPE:
+            return {"value": parse_duration(spoken), "id": None}
+        return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
+
+    def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:
+        return {
+            name: dict(found.get(name, {"value": None, "id": None}))
+            for name in self.model.intents[intent].slots
+        }
+
+    # --- fuzzy overlap ---------------------------------------------------------------------------
+
+    def _token_weights(self) -> dict[str, float]:
+        """Inverse document frequency of each word over all samples: rare words tell intents apart."""
+        documents = Counter(token for template in self._templates for token in set(template.tokens))
+        total = max(len(self._templates), 1)
+        return {token: math.log(1 + total / count) for token, count in documents.items()}
+
+    def _weight(self, token: str) -> float:
+        return self._weights.get(token, math.log(1 + max(len(self._templates), 1)))
+
+    def _best_overlap(self, text: str) -> Resolution:
+        words = text.split()
+        best: tuple[float, _Template | None, dict] = (0.0, None, {})
+        for template in self._templates:
+            tokens, slots = self._fill_slots(template, words)
+            score = self._dice(tokens, template.tokens)
+            if score > best[0]:
+                best = (score, template, slots)
+        score, template, slots = best
+        if template is None or score < MIN_SCORE or template.intent not in self.model.intents:
+            return Resolution(FALLBACK_INTENT, {}, round(score, 3))
+        return Resolution(template.intent, self._with_empty_slots(template.intent, slots), round(score, 3))
+
+    def _fill_slots(self, template: _Template, words: list[str]) -> tuple[list[str], dict]:
+        """Replace slot values found anywhere in the utterance by their placeholder token."""
+        text = " ".join(words)
+        slots = {}
+        for name in template.slot_names:
+            slot_type = self.model.intents[template.intent].slots.get(name, "")
+            pattern = self._slot_pattern(slot_type)
+            if slot_type not in self.model.types and slot_type != DURATION_TYPE:
+                continue
+            match = re.search(rf"(?:^|\s)(?P<v>{pattern})(?=\s|$)", text)
+            if match is not None:
+                slots[name] = self._slot(template.intent, name, match.group("v"))
+                text = text[: match.start("v")] + "{" + name + "}" + text[match.end("v") :]
+        return text.split(), slots
+
+    def _dice(self, tokens: list[str], sample: tuple[str, ...]) -> float:
+        """Weighted Dice coefficient of the two bags of words."""
+        mine, theirs = Counter(tokens), Counter(sample)
+        common = sum(self._weight(t) * min(n, theirs[t]) for t, n in mine.items() if t in theirs)
+        size = self._mass(mine) + self._mass(theirs)
+        return 2 * common / size if size else 0.0
+
+    def _mass(self, bag: Counter[str]) -> float:
+        return sum(self._weight(token) * count for token, count in bag.items())
+
+
+class ModelCatalog:
+    """The interaction models of every locale in a folder (`<locale>.json`), with the content's fallback."""
+
+    def __init__(self, models: Mapping[str, InteractionModel]) -> None:
+        self._models = MappingProxyType(dict(models))
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ModelCatalog:
+        models = {}
+        for path in sorted(Path(model_dir).glob("*.json")) if Path(model_dir).is_dir() else ():
+            if not re.fullmatch(r"[a-z]{2}-[A-Z]{2}", path.stem):
+                continue
+            try:
+                models[path.stem] = InteractionModel.load(path)
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                log.warning("interaction model %s cannot be read: %s", path, error)
+        return cls(models)
+
+    def locales(self) -> list[str]:
+        return sorted(self._models)
+
+    def for_locale(self, locale: str | None) -> InteractionModel | None:
+        if locale in self._models:
+            return self._models[locale]
+        language = (locale or "").split("-")[0]
+        same_language = [name for name in sorted(self._models) if name.split("-")[0] == language]
+        if DEFAULT_LOCALE in same_language:
+            return self._models[DEFAULT_LOCALE]
+        if same_language:
+            return self._models[same_language[0]]
+        return self._models.get(DEFAULT_LOCALE)

@@ -1,0 +1,61 @@
+"""Safety routing, which wins over everything: crisis, physical red flags, ongoing low mood.
+
+The three safety intents map to their answers. Independently, any text that reaches the skill (slot
+values from Alexa, or the resolver's whole utterance) is checked for red-flag words, kept per locale in
+the content entry `safety.triggers`; a match answers with the safety message first and alone.
+Nothing about what was said is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from skill.content import LocaleContent
+from skill.responses import Reply
+
+TRIGGERS_KEY = "safety.triggers"
+# Checked in this order: the first route with a match wins.
+ROUTES = ("crisis", "physical", "low_mood")
+SAFETY_INTENTS: Mapping[str, str] = {
+    "CrisisIntent": "crisis",
+    "PhysicalRedFlagIntent": "physical",
+    "LowMoodIntent": "low_mood",
+}
+ROUTE_INTENTS: Mapping[str, str] = {route: intent for intent, route in SAFETY_INTENTS.items()}
+
+_APOSTROPHES = re.compile(r"['’‘`]")
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+
+
+def normalise(text: str) -> str:
+    """Lower-case words only: apostrophes dropped ("can't" → "cant"), other punctuation → spaces."""
+    text = _APOSTROPHES.sub("", text.lower())
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def message_for_route(route: str) -> str:
+    return f"safety.{route}"
+
+
+def safety_reply(route: str) -> Reply:
+    """A safety answer is spoken alone: no tip, no offer. It stays open only if its message has a reprompt."""
+    return Reply(message_for_route(route))
+
+
+def route_for_intent(intent_name: str) -> str | None:
+    return SAFETY_INTENTS.get(intent_name)
+
+
+def red_flag_route(texts: Iterable[str | None], content: LocaleContent) -> str | None:
+    """The first safety route whose trigger phrase appears (as whole words) in any of the texts."""
+    padded = [f" {normalise(text)} " for text in texts if text]
+    if not padded or not content.has_data(TRIGGERS_KEY):
+        return None
+    triggers = content.data(TRIGGERS_KEY)
+    for route in ROUTES:
+        for phrase in triggers.get(route, ()):
+            needle = f" {normalise(phrase)} "
+            if any(needle in text for text in padded):
+                return route
+    return None

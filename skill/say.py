@@ -1,0 +1,157 @@
+"""`letdown say "UTTERANCE"`: one utterance through the resolver and the skill's own request path.
+
+The utterance is resolved to an intent and slots from the interaction model's samples (skill.resolver),
+turned into the envelope an Echo would send (the simulator's envelope builder), and run through
+`LetdownService.invoke`, the path /alexa takes after verification. Each call is a new session of one
+fixed local user, so stored preferences (whisper, visits) carry over between calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from skill.config import Config
+from skill.content import DEFAULT_LOCALE
+from skill.resolver import LAUNCH, Resolution, Resolver
+
+SAY_USER_KEY = "letdown-say-local"
+
+
+@dataclass(frozen=True)
+class SayResult:
+    utterance: str
+    resolution: Resolution
+    speech: str
+    ssml: str | None
+    reprompt: str | None
+    reprompt_ssml: str | None
+    end_session: bool | None
+    directives: list[dict[str, Any]] = field(default_factory=list)
+    session_attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "utterance": self.utterance,
+            "intent": self.resolution.intent,
+            "slots": {name: dict(slot) for name, slot in self.resolution.slots.items()},
+            "score": self.resolution.score,
+            "speech": self.speech,
+            "ssml": self.ssml,
+            "reprompt": self.reprompt,
+            "reprompt_ssml": self.reprompt_ssml,
+            "end_session": self.end_session,
+            "directives": self.directives,
+            "session_attributes": self.session_attributes,
+        }
+
+
+def say(
+    utterance: str,
+    config: Config,
+    *,
+    locale: str = DEFAULT_LOCALE,
+    audio_player: bool = True,
+    user_key: str = SAY_USER_KEY,
+) -> SayResult:
+    from skill import simulator  # the shared envelope builder; imported late with the app
+    from skill.app import create_app
+
+    app = create_app(config)
+    service = app.extensions["letdown"]
+    model_path = config.model_dir / f"{locale}.json"
+    if not model_path.exists():  # a locale without its own model yet: Alexa would not send it either
+        model_path = config.model_dir / f"{DEFAULT_LOCALE}.json"
+    resolver = Resolver.from_model(model_path, service.deps.content.locale(locale))
+    resolution = resolver.resolve(utterance)
+    identity = simulator.DeviceIdentity(
+        application_id=simulator.application_id_for(config),
+        user_key=user_key,
+        audio_player=audio_player,
+        locale=locale,
+    )
+    if resolution.intent == LAUNCH:
+        request_part: dict[str, Any] = {"type": LAUNCH}
+    else:
+        request_part = simulator.intent_request(resolution.intent, resolution.slots)
+    envelope = simulator.build_envelope(
+        identity, request_part, session=simulator.SessionState.start(), player=simulator.PlayerState()
+    )
+    try:
+        with app.app_context():
+            answer = service.invoke(envelope)
+    finally:
+        service.store.close()
+    turn = simulator.read_response(request_part["type"], answer, simulator.MediaLocator.for_config(config))
+    return SayResult(
+        utterance=utterance,
+        resolution=resolution,
+        speech=turn.speech,
+        ssml=turn.ssml,
+        reprompt=turn.reprompt,
+        reprompt_ssml=turn.reprompt_ssml,
+        end_session=turn.end_session,
+        directives=turn.directives,
+        session_attributes=turn.session_attributes,
+    )
+
+
+def format_text(result: SayResult) -> str:
+    slots = ", ".join(
+        f"{name}={slot.get('value')!r}" + (f" (id {slot['id']})" if slot.get("id") else "")
+        for name, slot in result.resolution.slots.items()
+        if slot.get("value") is not None
+    )
+    lines = [
+        f"intent:      {result.resolution.intent}"
+        + (f"  [{slots}]" if slots else "")
+        + f"  (score {result.resolution.score:g})",
+        f"speech:      {result.speech or '(none)'}",
+        f"reprompt:    {result.reprompt or '(none)'}",
+        f"end_session: {result.end_session}",
+    ]
+    for directive in result.directives:
+        lines.append(f"directive:   {describe_directive(directive)}")
+    return "\n".join(lines)
+
+
+def describe_directive(directive: dict[str, Any]) -> str:
+    kind = directive.get("type", "?")
+    stream = (directive.get("audioItem") or {}).get("stream") or {}
+    if stream:
+        return f"{kind} {directive.get('playBehavior', '')} {stream.get('url')} token={stream.get('token')}"
+    return str(kind)
+
+
+def run_say(args: argparse.Namespace) -> int:
+    result = say(
+        args.utterance,
+        Config.from_env(),
+        locale=args.locale,
+        audio_player=not args.no_audio_player,
+    )
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(format_text(result))
+    sys.stdout.flush()
+    return 0
+
+
+def add_say_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "say",
+        help="resolve an utterance and run it through the skill (as an Echo would send it)",
+        description="Resolve UTTERANCE against the interaction model and send it through the skill's "
+        "request path; prints the speech (SSML stripped), reprompt, session end and directives.",
+    )
+    parser.add_argument("utterance", help='what the user says, e.g. "give me a tip about warmth"')
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--locale", default=DEFAULT_LOCALE, help="request locale (default en-US)")
+    parser.add_argument(
+        "--no-audio-player", action="store_true", help="simulate a device without the AudioPlayer interface"
+    )
+    parser.set_defaults(run=run_say)

@@ -1,0 +1,383 @@
+"""The playable track catalog: audio/catalog.toml (what each track is) + audio/manifest.json (what was built).
+
+Also the small pure helpers the AudioPlayer code needs: stream URLs, tokens, AMAZON.DURATION parsing,
+picking a breathing length, the Next/Previous order and matching a spoken track name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tomllib
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote
+
+from skill.config import Config
+
+log = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.toml"
+MANIFEST_FILE = "manifest.json"
+
+# Next/Previous walk this list (and wrap around at either end), following the arc of a feed or pumping
+# session: get ready (warmth, massage, hand-expressing), the let-down itself, calm breathing that gets
+# longer each time, then the quiet background for the rest of the feed. D-MER support is last: it is
+# usually asked for by name, and wrapping from it lands back at the start. Unbuilt tracks are skipped.
+PLAY_ORDER: tuple[str, ...] = (
+    "warm-compress",
+    "breast-massage",
+    "pump-head-start",
+    "letdown-visualisation",
+    "breathing-1m",
+    "breathing-2m",
+    "breathing-5m",
+    "breathing-10m",
+    "feed-background",
+    "dmer-wave",
+)
+
+BREATHING_PREFIX = "breathing-"
+DEFAULT_BREATHING_S = 120.0
+
+TOKEN_PREFIX = "track"
+MAX_TOKEN_CHARS = 1024  # Alexa's limit for AudioPlayer stream tokens
+# Long cache for URLs that carry the content version; a short one for bare URLs whose bytes may change.
+VERSION_PARAM = "v"
+VERSION_CHARS = 12
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?=\d|\.)(?:(?P<hours>\d*\.?\d+)H)?(?:(?P<minutes>\d*\.?\d+)M)?(?:(?P<seconds>\d*\.?\d+)S)?)?$"
+)
+_DURATION_UNIT_S = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+_TOKEN = re.compile(rf"^{TOKEN_PREFIX}:(?P<track>[a-z0-9][a-z0-9-]{{0,63}}):(?P<nonce>[0-9a-f]{{1,32}})$")
+_NOT_WORDS = re.compile(r"[^a-z0-9]+")
+_FILLER_WORDS = frozenset({"the", "a", "an", "track", "please", "play", "my"})
+
+
+class CatalogError(ValueError):
+    """audio/catalog.toml is missing or malformed: the service cannot describe its tracks."""
+
+
+@dataclass(frozen=True)
+class Track:
+    id: str
+    title: str
+    subtitle: str
+    length_s: float  # the catalog's nominal length
+    loops: bool = False
+    file: str | None = None  # the built MP3's name inside the audio dir; None while not built
+    duration_s: float | None = None  # measured duration of the built file
+    sha256: str | None = None
+    synonyms: tuple[str, ...] = ()
+
+    @property
+    def playable(self) -> bool:
+        return self.file is not None and self.sha256 is not None
+
+    @property
+    def is_breathing(self) -> bool:
+        return self.id.startswith(BREATHING_PREFIX)
+
+    @property
+    def seconds(self) -> float:
+        """How long it plays: the built file's duration, else the catalog's length."""
+        return self.duration_s if self.duration_s is not None else self.length_s
+
+    @property
+    def version(self) -> str:
+        return (self.sha256 or "")[:VERSION_CHARS]
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    path: Path
+    sha256: str
+
+
+class TrackCatalog:
+    """Tracks in catalog order; built files are looked up by name for the /audio route."""
+
+    def __init__(
+        self,
+        tracks: Iterable[Track],
+        *,
+        public_url: str,
+        audio_base_url: str | None = None,
+        files: Mapping[str, ServedFile] | None = None,
+    ) -> None:
+        self._tracks = MappingProxyType({track.id: track for track in tracks})
+        self._public_url = public_url.rstrip("/")
+        self._audio_base_url = audio_base_url.rstrip("/") if audio_base_url else None
+        self._files: Mapping[str, ServedFile] = MappingProxyType(dict(files or {}))
+
+    @classmethod
+    def load(cls, config: Config) -> TrackCatalog:
+        audio_dir = Path(config.audio_dir)
+        entries = read_catalog(audio_dir / CATALOG_FILE)
+        manifest = read_manifest(audio_dir / MANIFEST_FILE)
+        synonyms = read_track_synonyms(Path(config.model_dir))
+        tracks, files = [], {}
+        for entry in entries:
+            built = manifest.get(entry.id)
+            served = locate_built_file(audio_dir, entry.id, built)
+            if served is None:
+                tracks.append(replace(entry, synonyms=synonyms.get(entry.id, ())))
+                continue
+            file_name, served_file = served
+            files[file_name] = served_file
+            tracks.append(
+                replace(
+                    entry,
+                    file=file_name,
+                    sha256=served_file.sha256,
+                    duration_s=_float_or_none((built or {}).get("duration_s")),
+                    loops=entry.loops or bool((built or {}).get("loop", False)),
+                    synonyms=synonyms.get(entry.id, ()),
+                )
+            )
+        unbuilt = [track.id for track in tracks if not track.playable]
+        if unbuilt:
+            log.warning("tracks without a built file (not playable): %s", ", ".join(unbuilt))
+        return cls(tracks, public_url=config.public_url, audio_base_url=config.audio_base_url, files=files)
+
+    # ----- lookup -------------------------------------------------------------------------------------
+
+    def tracks(self) -> list[Track]:
+        return list(self._tracks.values())
+
+    def get(self, track_id: str | None) -> Track | None:
+        return self._tracks.get(track_id) if isinstance(track_id, str) else None
+
+    def playable(self, track_id: str | None) -> Track | None:
+        track = self.get(track_id)
+        return track if track is not None and track.playable else None
+
+    def served_file(self, file_name: str) -> ServedFile | None:
+        """The built file behind /audio/<file_name>; None for anything the manifest does not list."""
+        return self._files.get(file_name)
+
+    # ----- URLs and tokens ----------------------------------------------------------------------------
+
+    def stream_url(self, track_id: str) -> str:
+        """Absolute URL of a built track: the CDN base if configured, else this service's /audio route."""
+        track = self.playable(track_id)
+        if track is None or track.file is None:
+            raise KeyError(f"track {track_id!r} is not playable")
+        base = self._audio_base_url or f"{self._public_url}/audio"
+        return f"{base}/{quote(track.file)}?{VERSION_PARAM}={track.version}"
+
+    def track_for_token(self, token: Any) -> Track | None:
+        return self.get(parse_token(token))
+
+    # ----- choosing tracks ----------------------------------------------------------------------------
+
+    def nearest_breathing(self, duration_seconds: float | None) -> Track | None:
+        """The playable breathing track closest in length (the shorter one on a tie); 2 min when unsaid."""
+        wanted = duration_seconds if duration_seconds and duration_seconds > 0 else DEFAULT_BREATHING_S
+        candidates = [track for track in self._tracks.values() if track.is_breathing and track.playable]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda track: (abs(track.length_s - wanted), track.length_s))
+
+    def next_track(self, track_id: str | None) -> Track | None:
+        return self._step(track_id, +1)
+
+    def previous_track(self, track_id: str | None) -> Track | None:
+        return self._step(track_id, -1)
+
+    def _step(self, track_id: str | None, step: int) -> Track | None:
+        order = self.play_order()
+        if not order:
+            return None
+        if track_id not in order:
+            # A track outside the order (or none): Next starts at the beginning, Previous at the end.
+            return self._tracks[order[0] if step > 0 else order[-1]]
+        position = order.index(track_id)
+        return self._tracks[order[(position + step) % len(order)]]
+
+    def play_order(self) -> list[str]:
+        """PLAY_ORDER restricted to playable tracks, then any other playable track in catalog order."""
+        ordered = [track_id for track_id in PLAY_ORDER if self.playable(track_id)]
+        extra = [track.id for track in self._tracks.values() if track.playable and track.id not in ordered]
+        return ordered + extra
+
+    def find_by_name(self, spoken: str | None) -> Track | None:
+        """Match a spoken track name against ids, titles and interaction-model synonyms."""
+        wanted = normalise_name(spoken)
+        if not wanted:
+            return None
+        names = {track.id: track_names(track) for track in self._tracks.values()}
+        for track_id, known in names.items():
+            if wanted in known:
+                return self._tracks[track_id]
+        wanted_words = set(wanted.split())
+        partial = [
+            track_id
+            for track_id, known in names.items()
+            if any(wanted_words <= set(name.split()) for name in known)
+        ]
+        return self._tracks[partial[0]] if len(partial) == 1 else None
+
+
+# ----- pure helpers ---------------------------------------------------------------------------------------
+
+
+def make_token(track_id: str) -> str:
+    """A fresh stream token naming the track (each Play gets its own, so stale events can be told apart)."""
+    return f"{TOKEN_PREFIX}:{track_id}:{uuid.uuid4().hex[:12]}"
+
+
+def parse_token(token: Any) -> str | None:
+    """The track id inside a token of ours; None for anything else (foreign, oversized, malformed)."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    match = _TOKEN.match(token)
+    return match.group("track") if match else None
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds in an AMAZON.DURATION value (ISO-8601: PT10M, PT90S, PT1H, PT2M30S, P1D); None if unusable."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    match = _DURATION.match(value.strip().upper())
+    if not match:
+        return None
+    seconds = sum(
+        float(amount) * _DURATION_UNIT_S[unit] for unit, amount in match.groupdict().items() if amount
+    )
+    return seconds if seconds > 0 else None
+
+
+def normalise_name(spoken: str | None) -> str:
+    if not isinstance(spoken, str):
+        return ""
+    words = _NOT_WORDS.sub(" ", spoken.lower()).split()
+    return " ".join(word for word in words if word not in _FILLER_WORDS)
+
+
+def track_names(track: Track) -> set[str]:
+    names = {normalise_name(track.id), normalise_name(track.title)}
+    names.update(normalise_name(synonym) for synonym in track.synonyms)
+    names.discard("")
+    return names
+
+
+# ----- reading the files ----------------------------------------------------------------------------------
+
+
+def read_catalog(path: Path) -> list[Track]:
+    """The `[[track]]` entries of catalog.toml: what serving needs (id, title, subtitle, length, loop)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log.warning("no track catalog at %s: no tracks are playable", path)
+        return []
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise CatalogError(f"cannot read {path}: {error}") from error
+    entries = data.get("track", [])
+    if not isinstance(entries, list):
+        raise CatalogError(f"{path}: `track` must be an array of tables ([[track]])")
+    tracks = []
+    for entry in entries:
+        try:
+            tracks.append(
+                Track(
+                    id=str(entry["id"]),
+                    title=str(entry["title"]),
+                    subtitle=str(entry.get("subtitle", "")),
+                    length_s=float(entry["length_s"]),
+                    loops=bool(entry.get("loop", False)),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise CatalogError(
+                f"{path}: a [[track]] entry lacks id, title or length_s ({error!r})"
+            ) from error
+    return tracks
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """Track id → its manifest entry (file, duration_s, sha256, loop, …) as `letdown audio build` writes it.
+
+    A missing or unreadable manifest means nothing is built yet.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log.warning("no audio manifest at %s: no tracks are playable", path)
+        return {}
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        log.error("audio manifest %s is unreadable (%s): no tracks are playable", path, error)
+        return {}
+    if not isinstance(data, dict):
+        log.error("audio manifest %s is not a mapping of track ids: no tracks are playable", path)
+        return {}
+    return {str(track_id): entry for track_id, entry in data.items() if isinstance(entry, dict)}
+
+
+def locate_built_file(
+    audio_dir: Path, track_id: str, built: Mapping[str, Any] | None
+) -> tuple[str, ServedFile] | None:
+    """(file name, served file) for a track the manifest lists and whose file exists in the audio dir."""
+    if built is None:
+        return None
+    file_name = built.get("file")
+    if not isinstance(file_name, str) or Path(file_name).name != file_name or file_name.startswith("."):
+        log.error("manifest entry for %s has no plain file name: %r", track_id, file_name)
+        return None
+    path = audio_dir / file_name
+    if not path.is_file():
+        return None
+    actual = file_sha256(path)
+    listed = built.get("sha256")
+    if listed != actual:
+        # The ETag must describe the bytes served, so the file wins over a stale manifest.
+        log.warning("manifest sha256 of %s does not match the file; using the file's", file_name)
+    return file_name, ServedFile(path=path, sha256=actual)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_track_synonyms(model_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Track id → the names and synonyms of the TrackName slot type, from every interaction model file."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(model_dir.glob("*.json")) if model_dir.is_dir() else []:
+        try:
+            model = json.loads(path.read_text(encoding="utf-8"))
+            types = model["interactionModel"]["languageModel"].get("types", [])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        for slot_type in types:
+            if not isinstance(slot_type, dict) or slot_type.get("name") != "TrackName":
+                continue
+            for value in slot_type.get("values", []):
+                _collect_synonyms(value, found)
+    return {track_id: tuple(names) for track_id, names in found.items()}
+
+
+def _collect_synonyms(value: Any, found: dict[str, list[str]]) -> None:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), dict):
+        return
+    track_id = value.get("id") or value["name"].get("value")
+    if not isinstance(track_id, str):
+        return
+    names = [value["name"].get("value"), *value["name"].get("synonyms", [])]
+    found.setdefault(track_id, []).extend(name for name in names if isinstance(name, str))
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
