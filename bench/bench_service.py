@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,17 +42,36 @@ def signed_requests(pki: TestPKI, count: int) -> list[tuple[bytes, dict[str, str
     return prepared
 
 
-def start_gunicorn(app_spec: str, port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "gunicorn", app_spec, "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-        "--log-level", "warning",
-    ]
+def serve_letdown(port: int, workers: int, threads: int) -> list[str]:
+    """`letdown serve` exactly as deployed (its request log lines go to stderr, discarded here)."""
+    return [sys.executable, "-m", "skill.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--threads", str(threads)]
+
+
+def serve_baseline(port: int, workers: int, threads: int) -> list[str]:
+    """The hello skill under the same gunicorn worker class, worker and thread counts."""
+    return [sys.executable, "-m", "gunicorn", "bench.hello_skill:create_app()", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run_level(port: int, requests_: list[tuple[bytes, dict[str, str]]], concurrency: int) -> dict[str, float]:
+@dataclass
+class LevelRun:
+    latencies: list[float]
+    wall: float
+    failures: int
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.wall
+
+
+def run_level(port: int, requests_: list[tuple[bytes, dict[str, str]]], concurrency: int) -> LevelRun:
+    """Send every prepared request with `concurrency` keep-alive connections; record each latency."""
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -82,19 +102,24 @@ def run_level(port: int, requests_: list[tuple[bytes, dict[str, str]]], concurre
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
-    ordered = sorted(latencies)
+    return LevelRun(latencies, time.perf_counter() - started, failures)
+
+
+def summary(runs: list[LevelRun]) -> dict[str, float]:
+    """Median throughput over the rounds; latency percentiles over every request of every round."""
+    ordered = sorted(latency for run in runs for latency in run.latencies)
     return {
-        "rps": len(ordered) / wall,
+        "rps": statistics.median(run.rps for run in runs),
         "p50_ms": statistics.median(ordered) * 1000,
         "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        "failures": failures,
+        "failures": sum(run.failures for run in runs),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1500, help="requests per concurrency level")
+    parser.add_argument("--requests", type=int, default=800, help="requests per round and concurrency level")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per level (median taken)")
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -110,30 +135,36 @@ def main() -> int:
             "LETDOWN_DATABASE_URL": f"sqlite:///{Path(scratch) / 'bench.db'}",
             "LETDOWN_PUBLIC_URL": "https://letdown.example.test",
         }
-        servers = {
-            "letdown": ("skill.app:create_app()", env),
-            "baseline": ("bench.hello_skill:create_app()", {}),
+        ports = {"letdown": free_port(), "baseline": free_port()}
+        processes = {
+            "letdown": start(serve_letdown(ports["letdown"], args.workers, args.threads), env),
+            "baseline": start(serve_baseline(ports["baseline"], args.workers, args.threads), {}),
         }
-        results: dict[str, dict[int, dict[str, float]]] = {}
-        for name, (spec, server_env) in servers.items():
-            port = free_port()
-            process = start_gunicorn(spec, port, args.workers, args.threads, server_env)
-            try:
-                wait_until_healthy(f"http://127.0.0.1:{port}", process=process)
-                run_level(port, signed_requests(pki, 100), 4)  # warm-up: imports, chain cache, SQLite
-                results[name] = {}
-                for level in levels:
-                    # Signed just before each level so every timestamp stays inside the 150 s window.
-                    results[name][level] = run_level(port, signed_requests(pki, args.requests), level)
-            finally:
+        runs: dict[str, dict[int, list[LevelRun]]] = {name: {level: [] for level in levels} for name in ports}
+        try:
+            for name, port in ports.items():
+                wait_until_healthy(f"http://127.0.0.1:{port}", process=processes[name])
+                run_level(port, signed_requests(pki, 200), 4)  # warm-up: imports, chain cache, SQLite
+            # Both servers stay up and take turns, the first of each round alternating, so a noisy
+            # neighbour on this shared machine slows both alike.
+            for level in levels:
+                for round_index in range(args.rounds):
+                    order = list(ports) if round_index % 2 == 0 else list(reversed(ports))
+                    for name in order:
+                        # Signed just before each run so every timestamp is inside the 150 s window.
+                        prepared = signed_requests(pki, args.requests)
+                        runs[name][level].append(run_level(ports[name], prepared, level))
+        finally:
+            for process in processes.values():
                 process.terminate()
                 process.wait(timeout=15)
 
-    print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads, {args.requests} requests/level")
+    print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads; "
+          f"{args.rounds} alternating rounds of {args.requests} requests per level")
     print(f"{'conc':>4} | {'letdown rps':>11} {'p50 ms':>7} {'p99 ms':>7} | {'baseline rps':>12} {'p50 ms':>7} "
           f"{'p99 ms':>7} | {'rps ratio':>9}")
     for level in levels:
-        ours, base = results["letdown"][level], results["baseline"][level]
+        ours, base = summary(runs["letdown"][level]), summary(runs["baseline"][level])
         print(f"{level:>4} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.1f} {ours['p99_ms']:>7.1f} | "
               f"{base['rps']:>12.0f} {base['p50_ms']:>7.1f} {base['p99_ms']:>7.1f} | "
               f"{ours['rps'] / base['rps']:>9.2f}")

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from ask_sdk_core.serialize import DefaultSerializer
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
         log.warning(warning)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # Alexa reads keys by name; sorting costs time
     store = open_store(config.database_url)
     deps = SkillDeps(
         config=config,
@@ -66,6 +68,30 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
+class EnvelopeSerializer(DefaultSerializer):
+    """The SDK's serializer, made cheaper on the request path through two of its name-mangled hooks.
+
+    DefaultSerializer parses each datetime with dateutil's general-purpose parser (about a third of the cost
+    of deserializing an envelope) and re-imports every model class by name for every field it reads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, Any] = {}
+
+    def _DefaultSerializer__load_class_from_name(self, class_name: str) -> Any:
+        if class_name not in self._classes:
+            self._classes[class_name] = super()._DefaultSerializer__load_class_from_name(class_name)  # type: ignore[misc]
+        return self._classes[class_name]
+
+    def _DefaultSerializer__deserialize_datetime(self, payload: Any, obj_type: Any) -> Any:
+        try:
+            parsed = datetime.fromisoformat(payload)
+        except (TypeError, ValueError):
+            return super()._DefaultSerializer__deserialize_datetime(payload, obj_type)  # type: ignore[misc]
+        return parsed.date() if obj_type is date else parsed
+
+
 class LetdownService:
     """Everything one app instance owns; reached from views through `current_app`."""
 
@@ -82,7 +108,7 @@ class LetdownService:
         self.store = store
         self.skill = skill
         self.verifier = verifier
-        self.serializer = DefaultSerializer()
+        self.serializer = EnvelopeSerializer()
 
     def handle_alexa_request(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Verify a raw Alexa request and answer it; raises BadRequest for anything the client got wrong."""

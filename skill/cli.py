@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     from skill.chat import add_chat_parser  # the terminal conversation (skill/chat.py)
 
     add_chat_parser(subparsers)
+    from skill.audio_build.cli import add_parser as add_audio_parser  # `audio build` (skill/audio_build/)
+
+    add_audio_parser(subparsers)
     return parser
 
 

@@ -238,18 +238,14 @@ def fits_in_ssml(deps: SkillDeps, track: Track) -> bool:
     return track.seconds <= SSML_AUDIO_MAX_S and deps.tracks.stream_url(track.id).startswith("https://")
 
 
-def ssml_audio_response(
-    handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str
-) -> Response:
+def ssml_audio_response(handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str) -> Response:
     """Intro, the track in an SSML <audio> tag, then the offer of another tip (session stays open)."""
     content = content_for(handler_input, deps)
     intro = content.pick(intro_message_id) if content.has(intro_message_id) else ""
     offer = content.pick(NEXT_TIP_OFFER)
     reprompt = choose_reprompt(content, intro_message_id, "text", NEXT_TIP_OFFER, None) or ""
     audio = f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>'
-    remember(
-        handler_input, intro_message_id, "text", NEXT_TIP_OFFER, join_speech(intro, audio, offer), reprompt
-    )
+    remember(handler_input, intro_message_id, "text", NEXT_TIP_OFFER, join_speech(intro, audio, offer), reprompt)
     if whisper_preferred(handler_input):
         # Whisper the words only: the effect is for Alexa's voice, not for the recorded track.
         intro, offer, reprompt = (whispered(part) if part else part for part in (intro, offer, reprompt))
@@ -293,14 +289,9 @@ def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response
 
 def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     track_slot = slot(handler_input, "track")
-    track = deps.tracks.get(resolved_id(track_slot)) or deps.tracks.find_by_name(
-        getattr(track_slot, "value", None)
-    )
+    track = deps.tracks.get(resolved_id(track_slot)) or deps.tracks.find_by_name(getattr(track_slot, "value", None))
     if track is None:
-        content = content_for(handler_input, deps)
-        if content.has("track.unknown"):
-            return speak(handler_input, deps, "track.unknown").response
-        return speak(handler_input, deps, "fallback.main", reprompt="fallback.reprompt").response
+        return speak(handler_input, deps, "track.unknown").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 

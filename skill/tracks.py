@@ -220,9 +220,7 @@ class TrackCatalog:
                 return self._tracks[track_id]
         wanted_words = set(wanted.split())
         partial = [
-            track_id
-            for track_id, known in names.items()
-            if any(wanted_words <= set(name.split()) for name in known)
+            track_id for track_id, known in names.items() if any(wanted_words <= set(name.split()) for name in known)
         ]
         return self._tracks[partial[0]] if len(partial) == 1 else None
 
@@ -250,9 +248,7 @@ def parse_duration(value: Any) -> float | None:
     match = _DURATION.match(value.strip().upper())
     if not match:
         return None
-    seconds = sum(
-        float(amount) * _DURATION_UNIT_S[unit] for unit, amount in match.groupdict().items() if amount
-    )
+    seconds = sum(float(amount) * _DURATION_UNIT_S[unit] for unit, amount in match.groupdict().items() if amount)
     return seconds if seconds > 0 else None
 
 
@@ -298,9 +294,7 @@ def read_catalog(path: Path) -> list[Track]:
                 )
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise CatalogError(
-                f"{path}: a [[track]] entry lacks id, title or length_s ({error!r})"
-            ) from error
+            raise CatalogError(f"{path}: a [[track]] entry lacks id, title or length_s ({error!r})") from error
     return tracks
 
 
@@ -323,9 +317,7 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return {str(track_id): entry for track_id, entry in data.items() if isinstance(entry, dict)}
 
 
-def locate_built_file(
-    audio_dir: Path, track_id: str, built: Mapping[str, Any] | None
-) -> tuple[str, ServedFile] | None:
+def locate_built_file(audio_dir: Path, track_id: str, built: Mapping[str, Any] | None) -> tuple[str, ServedFile] | None:
     """(file name, served file) for a track the manifest lists and whose file exists in the audio dir."""
     if built is None:
         return None

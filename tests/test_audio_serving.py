@@ -46,8 +46,7 @@ SAMPLE_RATE = 24000
 def fake_mp3(frequency_hz: float, seconds: float = 1.0) -> bytes:
     """A short mono tone encoded like the real tracks (MPEG-2 layer III, 48 kbps, 24 kHz)."""
     samples = [
-        int(8000 * math.sin(2 * math.pi * frequency_hz * n / SAMPLE_RATE))
-        for n in range(int(SAMPLE_RATE * seconds))
+        int(8000 * math.sin(2 * math.pi * frequency_hz * n / SAMPLE_RATE)) for n in range(int(SAMPLE_RATE * seconds))
     ]
     pcm = b"".join(sample.to_bytes(2, "little", signed=True) for sample in samples)
     encoder = lameenc.Encoder()
@@ -101,9 +100,7 @@ def shared_service_env(pki: TestPKI, data_dir: Path, audio_dir: Path) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def audio_service(
-    pki: TestPKI, fake_audio_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def audio_service(pki: TestPKI, fake_audio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One live service for the module's stateless requests (a server per test costs ~0.5 s to stop)."""
     env = shared_service_env(pki, tmp_path_factory.mktemp("data"), fake_audio_dir)
     with threaded_server(create_app(Config.from_env(env))) as base_url:
@@ -114,9 +111,7 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def audio_url(
-    base_url: str, track_id: str = "breathing-1m", versioned: bool = False, root: Path | None = None
-) -> str:
+def audio_url(base_url: str, track_id: str = "breathing-1m", versioned: bool = False, root: Path | None = None) -> str:
     url = f"{base_url}/audio/{track_id}.mp3"
     if versioned and root is not None:
         url += f"?v={sha256_of(root / f'{track_id}.mp3')[:12]}"
@@ -184,27 +179,19 @@ def test_multiple_or_malformed_ranges_get_the_whole_file(
 
 def test_if_none_match_with_the_etag_is_304(audio_service: str) -> None:
     first = requests.get(audio_url(audio_service), timeout=10)
-    again = requests.get(
-        audio_url(audio_service), headers={"If-None-Match": first.headers["ETag"]}, timeout=10
-    )
+    again = requests.get(audio_url(audio_service), headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
     assert again.status_code == 304
     assert again.content == b""
     other = requests.get(audio_url(audio_service), headers={"If-None-Match": '"something-else"'}, timeout=10)
     assert other.status_code == 200
 
 
-def test_if_range_honours_the_range_only_for_the_current_etag(
-    audio_service: str, fake_audio_dir: Path
-) -> None:
+def test_if_range_honours_the_range_only_for_the_current_etag(audio_service: str, fake_audio_dir: Path) -> None:
     data = (fake_audio_dir / "breathing-1m.mp3").read_bytes()
     etag = f'"{hashlib.sha256(data).hexdigest()}"'
-    current = requests.get(
-        audio_url(audio_service), headers={"Range": "bytes=0-9", "If-Range": etag}, timeout=10
-    )
+    current = requests.get(audio_url(audio_service), headers={"Range": "bytes=0-9", "If-Range": etag}, timeout=10)
     assert current.status_code == 206 and current.content == data[:10]
-    changed = requests.get(
-        audio_url(audio_service), headers={"Range": "bytes=0-9", "If-Range": '"old"'}, timeout=10
-    )
+    changed = requests.get(audio_url(audio_service), headers={"Range": "bytes=0-9", "If-Range": '"old"'}, timeout=10)
     assert changed.status_code == 200 and changed.content == data
 
 
@@ -255,9 +242,7 @@ def test_a_track_missing_from_the_manifest_is_neither_served_nor_playable(
         assert requests.get(f"{base_url}/audio/breathing-2m.mp3", timeout=10).status_code == 404
 
 
-def test_service_starts_without_a_manifest_and_serves_nothing(
-    tmp_path: Path, make_app: Callable[..., Flask]
-) -> None:
+def test_service_starts_without_a_manifest_and_serves_nothing(tmp_path: Path, make_app: Callable[..., Flask]) -> None:
     audio_dir = write_fake_audio_dir(tmp_path / "audio", built=[])
     (audio_dir / "manifest.json").unlink()
     app = make_app(LETDOWN_AUDIO_DIR=str(audio_dir))
@@ -300,9 +285,7 @@ def test_stream_urls_use_the_cdn_base_url_when_configured(fake_audio_dir: Path) 
 def test_cdn_base_url_from_the_environment_reaches_the_play_directive(
     make_app: Callable[..., Flask], fake_audio_dir: Path, pki: TestPKI
 ) -> None:
-    app = make_app(
-        LETDOWN_AUDIO_DIR=str(fake_audio_dir), LETDOWN_AUDIO_BASE_URL="https://cdn.example.test/a/"
-    )
+    app = make_app(LETDOWN_AUDIO_DIR=str(fake_audio_dir), LETDOWN_AUDIO_BASE_URL="https://cdn.example.test/a/")
     with threaded_server(app) as base_url:
         answer = AlexaClient(base_url=base_url, pki=pki).intent("LetDownIntent")
     stream = answer["response"]["directives"][0]["audioItem"]["stream"]
@@ -321,8 +304,7 @@ def test_start_up_warns_when_the_public_url_is_not_https(
     with caplog.at_level(logging.WARNING):
         create_app(Config.from_env(env))
     assert any(
-        "LETDOWN_PUBLIC_URL" in record.getMessage() and "HTTPS" in record.getMessage()
-        for record in caplog.records
+        "LETDOWN_PUBLIC_URL" in record.getMessage() and "HTTPS" in record.getMessage() for record in caplog.records
     )
     caplog.clear()
     with caplog.at_level(logging.WARNING):

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 VISITS_KEY = "visits"
 WHISPER_KEY = "whisper"
-# Spoken when TipIntent names a topic the skill has no tip for (falls back to the general fallback).
+# Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
 ISO_DURATION_PREFIX = "P"
 
@@ -170,8 +170,7 @@ class TipTopicHandler(ConversationHandler):
             return self.reply(handler_input, guidance.another_tip_reply(attributes, content))
         tip_id = self.topic_id(handler_input, slot)
         if tip_id is None:
-            message = UNKNOWN_TOPIC_MESSAGE if content.has(UNKNOWN_TOPIC_MESSAGE) else "fallback.main"
-            return self.reply(handler_input, Reply(message, reprompt="fallback.reprompt"))
+            return self.reply(handler_input, Reply(UNKNOWN_TOPIC_MESSAGE))
         return self.reply(handler_input, guidance.tip_reply(tip_id, attributes, content))
 
     def topic_id(self, handler_input: HandlerInput, slot: Any) -> str | None:

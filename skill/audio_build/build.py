@@ -1,0 +1,225 @@
+"""`letdown audio build`: catalog → cues (TTS, cached) → mix → loudness → MP3 + manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from skill.audio_build.cache import CueCache, SynthesisStats
+from skill.audio_build.catalog import Track, load_catalog
+from skill.audio_build.encode import SAMPLE_RATE, band_limit, decode_mp3, encode_mp3
+from skill.audio_build.loudness import (
+    TARGET_LUFS,
+    TRUE_PEAK_CEILING_DBFS,
+    TRUE_PEAK_LIMIT_DBFS,
+    integrated_loudness,
+    normalise,
+    true_peak_dbfs,
+)
+from skill.audio_build.mix import render_track
+from skill.audio_build.tts import TtsEngine, make_engine, resolve_engine_name
+
+MANIFEST_NAME = "manifest.json"
+PEAK_MARGIN_DB = 0.25  # the decoded MP3 must stay this far under Alexa's true-peak limit
+LOUDNESS_MARGIN_LU = 0.2
+MAX_ATTEMPTS = 4
+# MP3 at 48 kbps measures a little quieter and peakier than its source; starting from these usual amounts
+# saves most tracks a second encode.
+EXPECTED_ENCODING_LOSS_LU = 0.4
+FIRST_CEILING_DBFS = TRUE_PEAK_CEILING_DBFS - 0.5
+
+
+class BuildError(RuntimeError):
+    """A track could not be made to meet the loudness and peak rules."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    catalog_path: Path
+    out_dir: Path
+    cache_dir: Path
+    engine: str | None = None  # None: LETDOWN_TTS_ENGINE, else piper
+    only: tuple[str, ...] = ()
+    progress: bool | None = None  # None: a progress bar when stderr is a terminal
+    force: bool = False  # rebuild tracks that are already up to date
+    jobs: int = 1
+
+
+@dataclass
+class BuildReport:
+    manifest: dict[str, dict[str, Any]]
+    built: list[str] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+    speech: SynthesisStats = field(default_factory=SynthesisStats)
+    audio_s: float = 0.0
+    encode_s: float = 0.0
+    total_s: float = 0.0
+    attempts: dict[str, int] = field(default_factory=dict)  # encodes needed per track
+
+
+@dataclass(frozen=True)
+class EncodedTrack:
+    mp3: bytes
+    duration_s: float
+    lufs: float
+    true_peak_dbfs: float
+    encode_s: float
+    attempts: int
+
+
+def build(options: BuildOptions, engine: TtsEngine | None = None) -> BuildReport:
+    """Builds the selected tracks; a track whose inputs (its definition, the voice, this package's code)
+    are unchanged since the last build, and whose file is intact, is left as it is unless `force`."""
+    started = time.perf_counter()
+    catalog = load_catalog(options.catalog_path)
+    engine = engine or make_engine(resolve_engine_name(options.engine), catalog.piper)
+    cache = CueCache(options.cache_dir, engine, SAMPLE_RATE)
+    report = BuildReport(manifest=_read_manifest(options.out_dir))
+    keys = {track.id: build_key(track, cache) for track in catalog.select(list(options.only))}
+    tracks = []
+    for track in catalog.select(list(options.only)):
+        if not options.force and _is_up_to_date(options.out_dir, report.manifest.get(track.id), keys[track.id]):
+            report.up_to_date.append(track.id)
+        else:
+            tracks.append(track)
+
+    show = sys.stderr.isatty() if options.progress is None else options.progress
+    texts = [text for track in tracks for text in track.texts]
+    with tqdm(total=len(set(texts)), desc="voice cues", unit="cue", disable=not show, file=sys.stderr) as bar:
+        speech, report.speech = cache.speech_for(texts, bar.update)
+
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=len(tracks), desc="tracks", unit="track", disable=not show, file=sys.stderr) as bar:
+        for track, encoded in _encode_all(tracks, speech, options.jobs):
+            _write_atomically(options.out_dir / f"{track.id}.mp3", encoded.mp3)
+            report.manifest[track.id] = manifest_entry(track, encoded, engine, keys[track.id])
+            report.built.append(track.id)
+            report.audio_s += encoded.duration_s
+            report.encode_s += encoded.encode_s
+            report.attempts[track.id] = encoded.attempts
+            bar.update(1)
+
+    report.manifest = {track_id: report.manifest[track_id] for track_id in catalog.ids
+                       if track_id in report.manifest}
+    manifest_text = json.dumps(report.manifest, indent=2, ensure_ascii=False) + "\n"
+    _write_atomically(options.out_dir / MANIFEST_NAME, manifest_text.encode())
+    report.total_s = time.perf_counter() - started
+    return report
+
+
+def _encode_all(tracks: list[Track], speech: dict[str, np.ndarray],
+                jobs: int) -> Iterator[tuple[Track, EncodedTrack]]:
+    """Encodes tracks, longest first, in `jobs` processes (the result does not depend on `jobs`)."""
+    ordered = sorted(tracks, key=lambda track: -track.length_s)
+    if jobs <= 1 or len(ordered) <= 1:
+        for track in ordered:
+            yield track, encode_track(track, speech)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(encode_track, track, {text: speech[text] for text in track.texts}): track
+                   for track in ordered}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def build_key(track: Track, cache: CueCache) -> str:
+    """A digest of everything a track's MP3 depends on."""
+    material = {
+        "track": asdict(track),
+        "cues": [cache.key(text) for text in track.texts],
+        "code": _package_digest(),
+        "lameenc": importlib.metadata.version("lameenc"),
+        "sample_rate": SAMPLE_RATE,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _package_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _is_up_to_date(out_dir: Path, entry: dict[str, Any] | None, key: str) -> bool:
+    if not entry or entry.get("build_key") != key:
+        return False
+    try:
+        data = (out_dir / str(entry.get("file"))).read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(data).hexdigest() == entry.get("sha256")
+
+
+def encode_track(track: Track, speech: dict[str, np.ndarray]) -> EncodedTrack:
+    """Mixes, normalises and encodes one track, then measures the decoded MP3.
+
+    Encoding shifts loudness and peaks a little (48 kbps drops the highest frequencies), so the target and
+    the limiter ceiling are corrected by what the decoded MP3 measured until it passes.
+    """
+    mix = band_limit(render_track(track, speech, SAMPLE_RATE))
+    target = TARGET_LUFS + EXPECTED_ENCODING_LOSS_LU
+    ceiling = FIRST_CEILING_DBFS
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        programme = normalise(mix, SAMPLE_RATE, ceiling, target, circular=track.loop)
+        encode_started = time.perf_counter()
+        mp3 = encode_mp3(programme)
+        encode_s = time.perf_counter() - encode_started
+        decoded = decode_mp3(mp3)
+        lufs = integrated_loudness(decoded, SAMPLE_RATE)
+        peak = true_peak_dbfs(decoded)
+        if peak <= TRUE_PEAK_LIMIT_DBFS - PEAK_MARGIN_DB and abs(lufs - TARGET_LUFS) <= LOUDNESS_MARGIN_LU:
+            return EncodedTrack(mp3, decoded.size / SAMPLE_RATE, lufs, peak, encode_s, attempt)
+        target += TARGET_LUFS - lufs
+        if peak > TRUE_PEAK_LIMIT_DBFS - PEAK_MARGIN_DB:
+            ceiling -= peak - (TRUE_PEAK_LIMIT_DBFS - 2 * PEAK_MARGIN_DB)
+    raise BuildError(f"track {track.id!r}: cannot reach {TARGET_LUFS} LUFS with true peak ≤ "
+                     f"{TRUE_PEAK_LIMIT_DBFS} dBFS (last: {lufs:.2f} LUFS, {peak:.2f} dBFS)")
+
+
+def manifest_entry(track: Track, encoded: EncodedTrack, engine: TtsEngine, key: str) -> dict[str, Any]:
+    spoken = bool(track.cues)
+    return {
+        "file": f"{track.id}.mp3",
+        "title": track.title,
+        "subtitle": track.subtitle,
+        "duration_s": round(encoded.duration_s, 3),
+        "lufs": round(encoded.lufs, 2),
+        "true_peak_dbfs": round(encoded.true_peak_dbfs, 2),
+        "sha256": hashlib.sha256(encoded.mp3).hexdigest(),
+        "bytes": len(encoded.mp3),
+        "engine": engine.name if spoken else None,
+        "voice": engine.voice if spoken else None,
+        "loop": track.loop,
+        "build_key": key,
+    }
+
+
+def _read_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The existing manifest, so building some tracks (--only) keeps the entries of the others."""
+    try:
+        existing = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return existing if isinstance(existing, dict) else {}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)

@@ -1,0 +1,338 @@
+"""The audio builder: a tiny catalog built for real with the offline piper voice, into a temporary folder.
+
+Nothing is mocked except, in the gTTS tests, the one network call to Google's servers (requests'
+Session.send), which cannot be reached from here.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import lameenc
+import numpy as np
+import pytest
+import requests
+
+from skill.audio_build.beds import synthesize_bed
+from skill.audio_build.build import BuildOptions, BuildReport, build
+from skill.audio_build.catalog import BreathPattern, CatalogError, PiperSettings, load_catalog
+from skill.audio_build.encode import SAMPLE_RATE, band_limit
+from skill.audio_build.loudness import normalise
+from skill.audio_build.mix import render_track
+from skill.audio_build.tts import EngineUnavailable, GttsEngine, PiperEngine, make_engine, resolve_engine_name
+from tests.test_audio_tracks import check_alexa_mp3
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TINY_CATALOG = """
+[piper]
+length_scale = 1.0
+sentence_silence_s = 0.2
+
+[[track]]
+id = "tiny-breath"
+title = "Tiny breath"
+subtitle = "One breath"
+length_s = 10
+source = "test"
+bed = { type = "breathing", chimes = [8.5] }
+cues = [
+  { at = 0.3, text = "Breathe in." },
+  { at = 4.3, text = "And out, slowly." },
+]
+[track.pattern]
+first_in_s = 0.0
+inhale_s = 4.0
+exhale_s = 6.0
+cycles = 1
+inhale_words = ["Breathe in."]
+exhale_words = ["And out, slowly."]
+
+[[track]]
+id = "tiny-loop"
+title = "Tiny loop"
+subtitle = "Loops"
+length_s = 10
+loop = true
+source = "test"
+bed = { type = "ambient", noise_db = 0, pad_db = -6, swell_s = 2.5 }
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
+    path.write_text(TINY_CATALOG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cold_build(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[BuildOptions, BuildReport]:
+    """A first build: empty cue cache, so piper really runs."""
+    options = BuildOptions(catalog_path=tiny_catalog, out_dir=tmp_path_factory.mktemp("out-cold"),
+                           cache_dir=tmp_path_factory.mktemp("cache"), engine="piper", progress=False)
+    return options, build(options)
+
+
+def options_like(options: BuildOptions, **changes: object) -> BuildOptions:
+    return dataclasses.replace(options, **changes)
+
+
+def test_cold_build_writes_alexa_ready_tracks_and_a_manifest(cold_build: tuple[BuildOptions, BuildReport]) -> None:
+    options, report = cold_build
+    assert sorted(report.built) == ["tiny-breath", "tiny-loop"]
+    assert report.speech.synthesized == 2 and report.speech.cached == 0
+    manifest = json.loads((options.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest) == ["tiny-breath", "tiny-loop"]
+    for entry in manifest.values():
+        check_alexa_mp3(options.out_dir / entry["file"], entry)
+        assert entry["duration_s"] == pytest.approx(10.0, abs=0.1)
+    assert manifest["tiny-breath"]["engine"] == "piper"
+    assert manifest["tiny-breath"]["voice"] == "en_US-joe-medium"
+    assert manifest["tiny-breath"]["loop"] is False
+    assert manifest["tiny-loop"]["loop"] is True and manifest["tiny-loop"]["engine"] is None
+
+
+def test_warm_rebuild_is_much_faster_and_gives_identical_bytes(
+    cold_build: tuple[BuildOptions, BuildReport], tmp_path: Path
+) -> None:
+    options, cold = cold_build
+    warm_options = options_like(options, out_dir=tmp_path / "out-warm", force=True)
+    started = time.perf_counter()
+    warm = build(warm_options)
+    warm_s = time.perf_counter() - started
+
+    assert warm.speech.synthesized == 0 and warm.speech.cached == 2
+    assert warm_s < cold.total_s / 2, f"warm {warm_s:.2f}s vs cold {cold.total_s:.2f}s"
+    for name in ("tiny-breath.mp3", "tiny-loop.mp3", "manifest.json"):
+        assert (warm_options.out_dir / name).read_bytes() == (options.out_dir / name).read_bytes()
+
+
+def test_cold_rebuild_with_an_empty_cache_gives_identical_bytes(
+    cold_build: tuple[BuildOptions, BuildReport], tmp_path: Path
+) -> None:
+    """Zero-noise piper settings make even the voice deterministic: a second machine builds the same files."""
+    options, _ = cold_build
+    again = options_like(options, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", only=("tiny-breath",))
+    report = build(again)
+    assert report.speech.synthesized == 2
+    assert (again.out_dir / "tiny-breath.mp3").read_bytes() == (options.out_dir / "tiny-breath.mp3").read_bytes()
+
+
+def test_an_up_to_date_track_is_not_rebuilt_until_something_changes(
+    cold_build: tuple[BuildOptions, BuildReport], tmp_path: Path
+) -> None:
+    options, _ = cold_build
+    out = options_like(options, out_dir=tmp_path / "out")
+    build(out)
+    again = build(out)
+    assert again.built == [] and sorted(again.up_to_date) == ["tiny-breath", "tiny-loop"]
+
+    (out.out_dir / "tiny-loop.mp3").write_bytes(b"damaged")
+    changed_catalog = tmp_path / "catalog.toml"
+    changed_catalog.write_text(TINY_CATALOG.replace('"And out, slowly." }', '"And out." }'), encoding="utf-8")
+    third = build(options_like(out, catalog_path=changed_catalog))
+    assert sorted(third.built) == ["tiny-breath", "tiny-loop"] and third.speech.synthesized == 1
+
+
+def dominant_frequency(samples: np.ndarray, low_hz: float, high_hz: float) -> float:
+    window = samples * np.hanning(samples.size)
+    spectrum = np.abs(np.fft.rfft(window, 16 * samples.size))
+    freqs = np.fft.rfftfreq(16 * samples.size, 1 / SAMPLE_RATE)
+    band = (freqs >= low_hz) & (freqs <= high_hz)
+    return float(freqs[band][np.argmax(spectrum[band])])
+
+
+def test_breathing_bed_rises_in_pitch_and_level_with_the_in_breath_and_falls_with_the_out_breath(
+    tiny_catalog: Path,
+) -> None:
+    track = load_catalog(tiny_catalog).select(["tiny-breath"])[0]
+    bed = synthesize_bed(track, SAMPLE_RATE)
+    half = SAMPLE_RATE // 4
+
+    def measure(at_s: float) -> tuple[float, float]:
+        centre = round(at_s * SAMPLE_RATE)
+        piece = bed[centre - half : centre + half]
+        return dominant_frequency(piece, 150, 300), float(np.sqrt(np.mean(piece**2)))
+
+    inhale = [measure(at_s) for at_s in (0.5, 1.5, 2.5, 3.7)]
+    exhale = [measure(at_s) for at_s in (4.3, 6.0, 7.5, 9.5)]
+    inhale_pitch, inhale_level = zip(*inhale, strict=True)
+    exhale_pitch, exhale_level = zip(*exhale, strict=True)
+    assert all(b > a for a, b in itertools.pairwise(inhale_pitch)), inhale_pitch
+    assert all(b < a for a, b in itertools.pairwise(exhale_pitch)), exhale_pitch
+    assert inhale_pitch[-1] - inhale_pitch[0] > 40 and exhale_pitch[0] - exhale_pitch[-1] > 40
+    assert inhale_level[-1] > 2 * inhale_level[0] and exhale_level[0] > 2 * exhale_level[-1]
+
+
+def seam_is_smooth(programme: np.ndarray) -> bool:
+    """Plays the end into the start: the curvature across the seam (second differences, which are tiny for
+    smooth audio and large at any jump) is like anywhere else, and the level either side of it is the same
+    (no fade)."""
+    curvature = np.abs(np.diff(programme, 2))
+    joined = np.concatenate([programme[-2:], programme[:2]])
+    seam_curvature = np.abs(np.diff(joined, 2)).max()
+    quarter_second = SAMPLE_RATE // 4
+    end_rms = np.sqrt(np.mean(programme[-quarter_second:] ** 2))
+    start_rms = np.sqrt(np.mean(programme[:quarter_second] ** 2))
+    level_step_db = abs(20 * np.log10(end_rms / start_rms))
+    return bool(seam_curvature <= np.percentile(curvature, 99.9) and level_step_db < 1.0)
+
+
+def test_a_looping_track_joins_seamlessly(tiny_catalog: Path) -> None:
+    track = load_catalog(tiny_catalog).select(["tiny-loop"])[0]
+    programme = normalise(band_limit(render_track(track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
+    assert seam_is_smooth(programme)
+    # The check notices a seam that does not join: the same audio cut short at an arbitrary point.
+    assert not seam_is_smooth(programme[: -SAMPLE_RATE // 7])
+    assert not seam_is_smooth(render_track(dataclasses.replace(track, loop=False), {}, SAMPLE_RATE))
+
+
+def test_cues_that_overlap_are_reported_with_their_text(
+    cold_build: tuple[BuildOptions, BuildReport], tmp_path: Path
+) -> None:
+    options, _ = cold_build
+    crowded = tmp_path / "catalog.toml"
+    crowded.write_text(TINY_CATALOG.replace("at = 4.3", "at = 0.6"), encoding="utf-8")
+    with pytest.raises(CatalogError, match="Breathe in"):
+        build(options_like(options, catalog_path=crowded, out_dir=tmp_path / "out", only=("tiny-breath",)))
+
+
+def test_missing_piper_names_the_online_alternative(tmp_path: Path) -> None:
+    engine = PiperEngine(settings=PiperSettings(), command=[str(tmp_path / "no-piper")],
+                         model_path=tmp_path / "voice.onnx")
+    with pytest.raises(EngineUnavailable, match="--engine gtts"):
+        engine.check_available()
+
+
+def test_cli_with_an_unusable_piper_voice_exits_with_a_clear_error(tiny_catalog: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "LETDOWN_PIPER_MODEL": str(tmp_path / "missing.onnx"), "LETDOWN_TTS_ENGINE": "piper"}
+    result = subprocess.run(
+        [sys.executable, "-m", "skill.cli", "audio", "build", "--catalog", str(tiny_catalog),
+         "--out-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--no-progress"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "piper" in result.stderr and "--engine gtts" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_engine_name_lists_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LETDOWN_TTS_ENGINE", "espeak")
+    with pytest.raises(EngineUnavailable, match="piper, gtts"):
+        resolve_engine_name(None)
+    assert resolve_engine_name("gtts") == "gtts"
+    monkeypatch.delenv("LETDOWN_TTS_ENGINE")
+    assert resolve_engine_name(None) == "piper"
+
+
+@pytest.fixture
+def google_unreachable() -> Iterator[mock.MagicMock]:
+    """Google's TTS servers cannot be reached from here: the network call fails as it would offline."""
+    with mock.patch.object(requests.Session, "send", side_effect=requests.ConnectionError("no network")) as send:
+        yield send
+
+
+def test_gtts_without_network_names_the_offline_alternative(
+    google_unreachable: mock.MagicMock, tiny_catalog: Path, tmp_path: Path
+) -> None:
+    options = BuildOptions(catalog_path=tiny_catalog, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
+                           engine="gtts", only=("tiny-breath",), progress=False)
+    with pytest.raises(EngineUnavailable, match="--engine piper") as error:
+        build(options)
+    assert "internet" in str(error.value)
+    assert google_unreachable.called
+    assert not (tmp_path / "out" / "tiny-breath.mp3").exists()
+
+
+def google_style_response(request: requests.PreparedRequest, mp3: bytes) -> requests.Response:
+    """The shape of Google's batchexecute answer that gTTS parses: base64 MP3 inside a JSON-ish line."""
+    response = requests.Response()
+    response.request = request
+    response.url = request.url
+    response.status_code = 200
+    payload = base64.b64encode(mp3).decode()
+    body = f')]}}\'\n\n[["wrb.fr","jQ1olc","[\\"{payload}\\"]",null,null,null,"generic"]]\n'
+    response.raw = io.BytesIO(body.encode())
+    return response
+
+
+def tone_mp3(seconds: float) -> bytes:
+    t = np.arange(round(seconds * 24000)) / 24000
+    pcm = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2").tobytes()
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(32)
+    encoder.set_in_sample_rate(24000)
+    encoder.set_channels(1)
+    return bytes(encoder.encode(pcm) + encoder.flush())
+
+
+def test_gtts_builds_its_request_and_decodes_the_answer(tiny_catalog: Path, tmp_path: Path) -> None:
+    sent: list[requests.PreparedRequest] = []
+
+    def fake_send(session: requests.Session, request: requests.PreparedRequest, **kwargs: object):
+        sent.append(request)
+        return google_style_response(request, tone_mp3(1.5))
+
+    # Only the network call is replaced; gTTS builds the real request and parses the answer itself.
+    with mock.patch.object(requests.Session, "send", fake_send):
+        options = BuildOptions(catalog_path=tiny_catalog, out_dir=tmp_path / "out",
+                               cache_dir=tmp_path / "cache", engine="gtts", only=("tiny-breath",),
+                               progress=False)
+        report = build(options)
+
+    assert report.speech.synthesized == 2 and len(sent) == 2
+    request = sent[0]
+    assert request.method == "POST"
+    assert request.url.startswith("https://translate.google.com/_/TranslateWebserverUi/data/batchexecute")
+    body = requests.utils.unquote(request.body)
+    assert "jQ1olc" in body and "Breathe in." in body and '\\"en\\"' in body
+    entry = report.manifest["tiny-breath"]
+    assert entry["engine"] == "gtts" and entry["voice"] == "en-com"
+    check_alexa_mp3(options.out_dir / entry["file"], entry)
+
+
+def test_gtts_clip_is_decoded_to_pcm_of_the_right_length() -> None:
+    def fake_send(session: requests.Session, request: requests.PreparedRequest, **kwargs: object):
+        return google_style_response(request, tone_mp3(2.0))
+
+    with mock.patch.object(requests.Session, "send", fake_send):
+        [clip] = GttsEngine().synthesize(["Hello."], SAMPLE_RATE, lambda _: None)
+    assert clip.size / SAMPLE_RATE == pytest.approx(2.0, abs=0.1)
+    assert dominant_frequency(clip[:SAMPLE_RATE], 100, 400) == pytest.approx(220, abs=3)
+
+
+def test_the_default_engine_is_the_offline_voice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LETDOWN_TTS_ENGINE", raising=False)
+    engine = make_engine(resolve_engine_name(None), PiperSettings())
+    assert isinstance(engine, PiperEngine)
+    engine.check_available()
+
+
+def test_breathing_pattern_speaks_on_the_chosen_breaths_and_counts_seconds() -> None:
+    pattern = BreathPattern(first_in_s=10.0, inhale_s=4.0, exhale_s=6.0, cycles=6,
+                            inhale_words=("Breathe in.",), exhale_words=("And out.",),
+                            count_first=1, guide_first=2, guide_every=3,
+                            reminders=("Soft shoulders.",), reminder_every=2)
+    cues = [(round(cue.at_s, 1), cue.text) for cue in pattern.cues()]
+    counted = [(10.1, "In."), (11.1, "Two."), (12.1, "Three."), (13.1, "Four."),
+               (14.1, "Out."), (15.1, "Two."), (16.1, "Three."), (17.1, "Four."), (18.1, "Five."), (19.1, "Six.")]
+    assert cues == [
+        *counted,                                            # breath 1: counted
+        (20.1, "Breathe in."), (24.1, "And out."),           # breath 2: guided
+        (44.1, "Soft shoulders."),                           # breath 4: a reminder on the out-breath
+        (50.1, "Breathe in."), (54.1, "And out."),           # breath 5: guided again (2 + 3)
+        (64.1, "Soft shoulders."),                           # breath 6: a reminder
+    ]
+    assert pattern.end_s == 70.0
