@@ -277,10 +277,7 @@ def run_chat(args: argparse.Namespace) -> int:
         while True:
             try:
                 line = input(PROMPT)
-            except EOFError:
-                chat.print()
-                return 0
-            except KeyboardInterrupt:
+            except (EOFError, KeyboardInterrupt):
                 chat.print()
                 return 0
             if not interactive:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
 
+from skill.audio_build.cli import add_parser as add_audio_parser
+from skill.chat import add_chat_parser
 from skill.config import Config, ConfigError
+from skill.model_check import add_model_parser
+from skill.packaging import add_package_parser
+from skill.say import add_say_parser
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -46,30 +52,42 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(run=run_serve)
 
 
+def run_storage_purge(args: argparse.Namespace) -> int:
+    from skill.storage import open_store
+
+    store = open_store(Config.from_env().database_url)
+    try:
+        deleted = store.purge_inactive(dt.timedelta(days=args.older_than_days))
+    finally:
+        store.close()
+    print(f"deleted {deleted} stored attributes of users inactive for {args.older_than_days} days or more")
+    return 0
+
+
+def add_storage_parser(subparsers: argparse._SubParsersAction) -> None:
+    storage = subparsers.add_parser("storage", help="maintain the stored playback state and preferences")
+    actions = storage.add_subparsers(dest="storage_command", required=True)
+    purge = actions.add_parser("purge", help="delete everything stored for users inactive for a while")
+    purge.add_argument("--older-than-days", type=int, default=365, metavar="DAYS",
+                       help="inactive for at least this many days (default 365)")
+    purge.set_defaults(run=run_storage_purge)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="letdown", description="Let-Down Helper, an Alexa skill.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    add_serve_parser(subparsers)
-    add_conversation_tool_parsers(subparsers)
-    from skill.chat import add_chat_parser  # the terminal conversation (skill/chat.py)
-
-    add_chat_parser(subparsers)
-    from skill.audio_build.cli import add_parser as add_audio_parser  # `audio build` (skill/audio_build/)
-
-    add_audio_parser(subparsers)
+    for add_parser in (
+        add_serve_parser,
+        add_say_parser,
+        add_chat_parser,
+        add_model_parser,
+        add_package_parser,
+        add_storage_parser,
+        add_audio_parser,
+    ):
+        add_parser(subparsers)
     return parser
-
-
-def add_conversation_tool_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """`say`, `model check` and `package` (skill/say.py, skill/model_check.py, skill/packaging.py)."""
-    from skill.model_check import add_model_parser
-    from skill.packaging import add_package_parser
-    from skill.say import add_say_parser
-
-    add_say_parser(subparsers)
-    add_model_parser(subparsers)
-    add_package_parser(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

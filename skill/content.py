@@ -177,9 +177,6 @@ class ContentLibrary:
             locales[folder.name] = LocaleContent(folder.name, messages, data, rng)
         return cls(locales)
 
-    def locales(self) -> list[str]:
-        return sorted(self._locales)
-
     def locale(self, locale: str | None) -> LocaleContent:
         if locale in self._locales:
             return self._locales[locale]

@@ -11,16 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 DMER_INTENTS: Mapping[str, str] = {"DmerIntent": "dmer.about", "DmerCopingIntent": "dmer.coping"}
-DMER_MESSAGES = frozenset({"dmer.about", "dmer.coping", "dmer.provider"})
 
 # After a message's long form, "tell me more" continues with the next part of the D-MER guide.
 FOLLOW_ONS: Mapping[str, str] = {"dmer.about": "dmer.coping"}
 # Statements that always go with a message's form (said after it, before any offer).
 COMPANIONS: Mapping[tuple[str, str], str] = {("dmer.coping", "long"): "dmer.provider"}
-
-
-def message_for_intent(intent_name: str) -> str | None:
-    return DMER_INTENTS.get(intent_name)
 
 
 def follow_on(message_id: str) -> str | None:
@@ -30,6 +25,3 @@ def follow_on(message_id: str) -> str | None:
 def companion(message_id: str, form: str) -> str | None:
     return COMPANIONS.get((message_id, form))
 
-
-def is_dmer(message_id: str) -> bool:
-    return message_id in DMER_MESSAGES

@@ -43,13 +43,6 @@ def tip_message(tip_id: str) -> str:
     return f"tip.{tip_id}"
 
 
-def tip_of_message(message_id: str | None) -> str | None:
-    if message_id and message_id.startswith("tip."):
-        tip_id = message_id[len("tip.") :]
-        return tip_id if tip_id in TIP_IDS else None
-    return None
-
-
 def heard_tips(attributes: Mapping[str, Any]) -> list[str]:
     """The tips heard this session, in order; anything unexpected a client sent back is dropped."""
     raw = attributes.get(HEARD_TIPS)

@@ -110,6 +110,11 @@ def current_position(handler_input: HandlerInput, deps: SkillDeps) -> Position |
     return context_position(handler_input, deps) or stored_position(handler_input, deps)
 
 
+def resume_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
+    """Where to carry on: the store first (PlaybackStopped stored the exact offset), else the device."""
+    return stored_position(handler_input, deps) or context_position(handler_input, deps)
+
+
 def audio_is_sounding(handler_input: HandlerInput) -> bool:
     return player_activity(handler_input) in SOUNDING_ACTIVITIES
 
@@ -179,11 +184,18 @@ def play_directive(
     )
 
 
+def end_session_if_any(handler_input: HandlerInput) -> None:
+    """A Play in a spoken turn must end the session explicitly (the SDK leaves it unset); requests without a
+    session (AudioPlayer events, PlaybackController buttons) may carry only AudioPlayer directives."""
+    if handler_input.request_envelope.session is not None:
+        handler_input.response_builder.set_should_end_session(True)
+
+
 def play(handler_input: HandlerInput, deps: SkillDeps, position: Position) -> ResponseFactory:
-    """REPLACE_ALL with `position`, ending the session (the SDK would leave shouldEndSession unset)."""
+    """REPLACE_ALL with `position`."""
     builder = handler_input.response_builder
     builder.add_directive(play_directive(deps, position.track, position.token, position.offset_ms))
-    builder.set_should_end_session(True)
+    end_session_if_any(handler_input)
     record(handler_input, track_token=position.token, track_offset_ms=position.offset_ms)
     return builder
 
@@ -198,8 +210,7 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Respons
     if supports_audio_player(handler_input):
         builder.add_directive(StopDirective())
         remember_stop(handler_input, deps, activity)
-    if handler_input.request_envelope.session is not None:
-        builder.set_should_end_session(True)
+    end_session_if_any(handler_input)
     return builder.response
 
 
@@ -311,7 +322,7 @@ def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Respo
 
 
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    position = stored_position(handler_input, deps) or context_position(handler_input, deps)
+    position = resume_position(handler_input, deps)
     if position is None or not supports_audio_player(handler_input):
         return speak(handler_input, deps, "audio.nothing_to_resume").response
     return play(handler_input, deps, position).response
@@ -351,13 +362,14 @@ def track_is_current(handler_input: HandlerInput, deps: SkillDeps) -> bool:
 # ----- AudioPlayer events and PlaybackController commands (no session, no speech) --------------------------
 
 
-def event_token(handler_input: HandlerInput) -> str | None:
-    token = getattr(handler_input.request_envelope.request, "token", None)
-    return token if isinstance(token, str) else None
-
-
-def event_offset(handler_input: HandlerInput) -> Any:
-    return getattr(handler_input.request_envelope.request, "offset_in_milliseconds", None)
+def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
+    """The stream an AudioPlayer event reports, if it is one of ours; None for foreign or broken tokens."""
+    request = handler_input.request_envelope.request
+    token = getattr(request, "token", None)
+    track = deps.tracks.track_for_token(token)
+    if track is None:
+        return None
+    return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
 
 
 def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
@@ -366,22 +378,21 @@ def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
 
 
 def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    token = event_token(handler_input)
-    track = deps.tracks.track_for_token(token)
-    if token is not None and track is not None:
-        offset = clamp_offset(track, event_offset(handler_input))
-        record(handler_input, track_token=token, track_offset_ms=offset, playback_activity=PLAYING)
+    position = event_position(handler_input, deps)
+    if position is not None:
+        record(
+            handler_input,
+            track_token=position.token,
+            track_offset_ms=position.offset_ms,
+            playback_activity=PLAYING,
+        )
     return handler_input.response_builder.response
 
 
 def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    token = event_token(handler_input)
-    track = deps.tracks.track_for_token(token)
-    if token is not None and track is not None and is_stored_stream(handler_input, token):
-        changes: dict[str, Any] = {
-            "track_token": token,
-            "track_offset_ms": clamp_offset(track, event_offset(handler_input)),
-        }
+    position = event_position(handler_input, deps)
+    if position is not None and is_stored_stream(handler_input, position.token):
+        changes: dict[str, Any] = {"track_token": position.token, "track_offset_ms": position.offset_ms}
         if persistent(handler_input).get("playback_activity") not in (PAUSED, STOPPED):
             changes["playback_activity"] = STOPPED  # stopped by something other than our Pause/Stop
         record(handler_input, **changes)
@@ -389,28 +400,27 @@ def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Respons
 
 
 def on_playback_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    token = event_token(handler_input)
-    if deps.tracks.track_for_token(token) is not None and is_stored_stream(handler_input, token):
-        record(handler_input, track_token=token, track_offset_ms=0, playback_activity=FINISHED)
+    position = event_position(handler_input, deps)
+    if position is not None and is_stored_stream(handler_input, position.token):
+        record(handler_input, track_token=position.token, track_offset_ms=0, playback_activity=FINISHED)
     return handler_input.response_builder.response
 
 
 def on_playback_nearly_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     """Queue what follows: only a looping track (the feed background) continues, as itself again."""
-    token = event_token(handler_input)
-    track = deps.tracks.track_for_token(token)
+    position = event_position(handler_input, deps)
     builder = handler_input.response_builder
-    if token is not None and track is not None and track.loops and track.playable:
+    if position is not None and position.track.loops and position.track.playable:
+        track = position.track
         builder.add_directive(
             play_directive(
                 deps,
                 track,
                 make_token(track.id),
                 behavior=PlayBehavior.ENQUEUE,
-                expected_previous_token=token,
+                expected_previous_token=position.token,
             )
         )
-        builder.set_should_end_session(True)
     return builder.response
 
 
@@ -418,7 +428,7 @@ def on_playback_failed(handler_input: HandlerInput, deps: SkillDeps) -> Response
     request = handler_input.request_envelope.request
     error = getattr(request, "error", None)
     error_type = getattr(getattr(error, "object_type", None), "value", None)
-    track = deps.tracks.track_for_token(event_token(handler_input))
+    track = deps.tracks.track_for_token(getattr(request, "token", None))
     log.error(
         "audio playback failed: track=%s type=%s message=%s",
         track.id if track else None,
@@ -430,7 +440,7 @@ def on_playback_failed(handler_input: HandlerInput, deps: SkillDeps) -> Response
 
 def on_play_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     """The device's play button: carry on from the stored position (or the device's own)."""
-    position = stored_position(handler_input, deps) or context_position(handler_input, deps)
+    position = resume_position(handler_input, deps)
     if position is None:
         return handler_input.response_builder.response
     return play(handler_input, deps, position).response

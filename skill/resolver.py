@@ -18,8 +18,8 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -38,6 +38,7 @@ LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
 LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
+MAX_SPELLED_DIGITS = 3
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
 BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -85,7 +86,7 @@ _NUMBER_VALUES: Mapping[str, int] = MappingProxyType(
 _UNIT_SECONDS = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60,
                  "mins": 60, "hour": 3600, "hours": 3600}  # fmt: skip
 _NUMBER_WORD = "(?:" + "|".join(sorted(_NUMBER_VALUES, key=len, reverse=True)) + ")"
-_NUMBER = rf"{_NUMBER_WORD}(?: {_NUMBER_WORD})?"
+_NUMBER = rf"(?:\d+|{_NUMBER_WORD}(?: {_NUMBER_WORD})?)"  # digits: numbers too long to spell out
 _UNIT = "(?:" + "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)) + ")"
 DURATION_PATTERN = (
     rf"(?:{_NUMBER} {_UNIT}(?: and a half)?|half (?:a|an) (?:minute|hour)|a (?:minute|hour) and a half"
@@ -105,9 +106,14 @@ def number_to_words(number: int) -> str:
 
 
 def normalise(text: str) -> str:
-    """Lower-case words: digits spelled out, hyphens and punctuation to spaces, apostrophes dropped."""
-    text = re.sub(r"\d{1,3}", lambda m: f" {number_to_words(int(m.group()))} ", text)
+    """Lower-case words: numbers up to 999 spelled out, hyphens and punctuation to spaces, apostrophes
+    dropped. Longer digit runs stay digits: read in pieces, "1000" would become "one hundred zero"."""
+    text = re.sub(r"\d+", lambda m: f" {_spelled(m.group())} ", text)
     return safety.normalise(text)
+
+
+def _spelled(digits: str) -> str:
+    return number_to_words(int(digits)) if len(digits) <= MAX_SPELLED_DIGITS else digits
 
 
 def parse_duration(spoken: str) -> str | None:
@@ -129,7 +135,7 @@ def parse_duration(spoken: str) -> str | None:
         elif amount_words[:2] == ["a", "few"]:
             amount = 3
         else:
-            amount = sum(_NUMBER_VALUES[word] for word in amount_words)
+            amount = sum(int(word) if word.isdigit() else _NUMBER_VALUES[word] for word in amount_words)
         seconds = amount * unit + (unit // 2 if half else 0)
     return iso_duration(seconds)
 
@@ -165,7 +171,6 @@ class InteractionModel:
     invocation_name: str
     intents: Mapping[str, IntentDef]
     types: Mapping[str, tuple[SlotValue, ...]]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def load(cls, path: Path) -> InteractionModel:
@@ -189,9 +194,7 @@ class InteractionModel:
                     )
                 )
             types[slot_type["name"]] = tuple(values)
-        return cls(
-            language.get("invocationName", ""), MappingProxyType(intents), MappingProxyType(types), document
-        )
+        return cls(language.get("invocationName", ""), MappingProxyType(intents), MappingProxyType(types))
 
     def value_id(self, slot_type: str, spoken: str | None) -> str | None:
         """The id of the slot value whose name or synonym is `spoken` (normalised), else None."""
@@ -202,9 +205,6 @@ class InteractionModel:
             if wanted == normalise(value.id) or any(wanted == normalise(p) for p in value.phrases()):
                 return value.id
         return None
-
-    def value_name(self, slot_type: str, value_id: str) -> str | None:
-        return next((value.name for value in self.types.get(slot_type, ()) if value.id == value_id), None)
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,7 @@ class Resolver:
                 and (start == 0 or words[0] in LAUNCH_WORDS)
             ):
                 rest = words[start + len(invocation) :]
-                if len(rest) > 1 and rest[0] in LINK_WORDS:
+                if rest[:1] and rest[0] in LINK_WORDS:  # "ask let down helper to" alone opens the skill
                     rest = rest[1:]
                 return " ".join(rest) or None
         return " ".join(words)
@@ -316,25 +316,22 @@ class Resolver:
         return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
 
     def _exact_match(self, text: str) -> Resolution | None:
-        for template in self._templates:
-            match = template.pattern.fullmatch(text)
-            if match is not None:
-                slots = {
-                    name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names
-                }
-                return Resolution(template.intent, self._with_empty_slots(template.intent, slots), 1.0)
-        return None
+        return self._first_match(text, lambda template: template.pattern, 1.0)
 
     def _loose_match(self, text: str) -> Resolution | None:
+        return self._first_match(text, lambda template: template.loose, LOOSE_SLOT_SCORE)
+
+    def _first_match(
+        self, text: str, pattern_of: Callable[[_Template], re.Pattern[str] | None], score: float
+    ) -> Resolution | None:
         for template in self._templates:
-            match = template.loose.fullmatch(text) if template.loose is not None else None
+            pattern = pattern_of(template)
+            match = pattern.fullmatch(text) if pattern is not None else None
             if match is not None:
                 slots = {
                     name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names
                 }
-                return Resolution(
-                    template.intent, self._with_empty_slots(template.intent, slots), LOOSE_SLOT_SCORE
-                )
+                return Resolution(template.intent, self._with_empty_slots(template.intent, slots), score)
         return None
 
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
@@ -416,9 +413,6 @@ class ModelCatalog:
             except (OSError, ValueError, KeyError, TypeError) as error:
                 log.warning("interaction model %s cannot be read: %s", path, error)
         return cls(models)
-
-    def locales(self) -> list[str]:
-        return sorted(self._models)
 
     def for_locale(self, locale: str | None) -> InteractionModel | None:
         if locale in self._models:

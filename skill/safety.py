@@ -43,10 +43,6 @@ def safety_reply(route: str) -> Reply:
     return Reply(message_for_route(route))
 
 
-def route_for_intent(intent_name: str) -> str | None:
-    return SAFETY_INTENTS.get(intent_name)
-
-
 def red_flag_route(texts: Iterable[str | None], content: LocaleContent) -> str | None:
     """The first safety route whose trigger phrase appears (as whole words) in any of the texts."""
     padded = [f" {normalise(text)} " for text in texts if text]

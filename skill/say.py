@@ -11,41 +11,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from skill.config import Config
 from skill.content import DEFAULT_LOCALE
-from skill.resolver import LAUNCH, Resolution, Resolver
+from skill.resolver import LAUNCH, Resolution
+
+if TYPE_CHECKING:  # skill.simulator imports Flask; it is loaded with the app, inside `say`
+    from skill.simulator import Turn
 
 SAY_USER_KEY = "letdown-say-local"
+# What `--json` prints of the skill's answer (the simulator's Turn has more, for the page).
+ANSWER_FIELDS = (
+    "speech", "ssml", "reprompt", "reprompt_ssml", "end_session", "directives", "session_attributes",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class SayResult:
     utterance: str
     resolution: Resolution
-    speech: str
-    ssml: str | None
-    reprompt: str | None
-    reprompt_ssml: str | None
-    end_session: bool | None
-    directives: list[dict[str, Any]] = field(default_factory=list)
-    session_attributes: dict[str, Any] = field(default_factory=dict)
+    turn: Turn
 
     def to_json(self) -> dict[str, Any]:
+        answer = self.turn.to_json()
         return {
             "utterance": self.utterance,
             "intent": self.resolution.intent,
             "slots": {name: dict(slot) for name, slot in self.resolution.slots.items()},
             "score": self.resolution.score,
-            "speech": self.speech,
-            "ssml": self.ssml,
-            "reprompt": self.reprompt,
-            "reprompt_ssml": self.reprompt_ssml,
-            "end_session": self.end_session,
-            "directives": self.directives,
-            "session_attributes": self.session_attributes,
+            **{name: answer[name] for name in ANSWER_FIELDS},
         }
 
 
@@ -62,11 +58,7 @@ def say(
 
     app = create_app(config)
     service = app.extensions["letdown"]
-    model_path = config.model_dir / f"{locale}.json"
-    if not model_path.exists():  # a locale without its own model yet: Alexa would not send it either
-        model_path = config.model_dir / f"{DEFAULT_LOCALE}.json"
-    resolver = Resolver.from_model(model_path, service.deps.content.locale(locale))
-    resolution = resolver.resolve(utterance)
+    resolution = simulator.load_resolver(config, service.deps.content, locale).resolve(utterance)
     identity = simulator.DeviceIdentity(
         application_id=simulator.application_id_for(config),
         user_key=user_key,
@@ -86,17 +78,7 @@ def say(
     finally:
         service.store.close()
     turn = simulator.read_response(request_part["type"], answer, simulator.MediaLocator.for_config(config))
-    return SayResult(
-        utterance=utterance,
-        resolution=resolution,
-        speech=turn.speech,
-        ssml=turn.ssml,
-        reprompt=turn.reprompt,
-        reprompt_ssml=turn.reprompt_ssml,
-        end_session=turn.end_session,
-        directives=turn.directives,
-        session_attributes=turn.session_attributes,
-    )
+    return SayResult(utterance=utterance, resolution=resolution, turn=turn)
 
 
 def format_text(result: SayResult) -> str:
@@ -109,11 +91,11 @@ def format_text(result: SayResult) -> str:
         f"intent:      {result.resolution.intent}"
         + (f"  [{slots}]" if slots else "")
         + f"  (score {result.resolution.score:g})",
-        f"speech:      {result.speech or '(none)'}",
-        f"reprompt:    {result.reprompt or '(none)'}",
-        f"end_session: {result.end_session}",
+        f"speech:      {result.turn.speech or '(none)'}",
+        f"reprompt:    {result.turn.reprompt or '(none)'}",
+        f"end_session: {result.turn.end_session}",
     ]
-    for directive in result.directives:
+    for directive in result.turn.directives:
         lines.append(f"directive:   {describe_directive(directive)}")
     return "\n".join(lines)
 

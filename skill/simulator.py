@@ -27,9 +27,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from skill.config import Config
-from skill.content import ContentLibrary, parse_ssml, plain_text, tag_name
+from skill.content import DEFAULT_LOCALE, ContentLibrary, parse_ssml, plain_text, tag_name
 
-DEFAULT_LOCALE = "en-US"
 DEFAULT_INVOCATION_NAME = "let down helper"
 LOCAL_APPLICATION_ID = "amzn1.ask.skill.local-simulator"
 SIMULATED_USER_PREFIX = "amzn1.ask.account.simulator-"
@@ -521,7 +520,9 @@ class SimulatedDevice:
 
 
 def model_path(config: Config, locale: str = DEFAULT_LOCALE) -> Path:
-    return config.model_dir / f"{locale}.json"
+    """The locale's interaction model; a locale without its own model yet uses en-US's."""
+    path = config.model_dir / f"{locale}.json"
+    return path if path.exists() else config.model_dir / f"{DEFAULT_LOCALE}.json"
 
 
 def invocation_name(config: Config, locale: str = DEFAULT_LOCALE) -> str:
@@ -686,6 +687,15 @@ def create_simulator_blueprint(config: Config, content: ContentLibrary) -> Bluep
     def answer(turn: Turn, device: SimulatedDevice) -> tuple[Response, int]:
         return jsonify({**turn.to_json(), **device.state_json()}), 200
 
+    def device_from(body: Mapping[str, Any]) -> SimulatedDevice:
+        """The device as the page last saw it: identity, session and player state all come from `body`."""
+        return simulator.device(
+            invoke,
+            parse_identity(body, simulator.application_id),
+            session=parse_session(body),
+            player=parse_player(body),
+        )
+
     def handle(work: Callable[[], tuple[Response, int]]) -> tuple[Response, int]:
         from skill.app import BadRequest
 
@@ -710,12 +720,7 @@ def create_simulator_blueprint(config: Config, content: ContentLibrary) -> Bluep
         def work() -> tuple[Response, int]:
             body = json_body()
             text = parse_text(body)
-            device = simulator.device(
-                invoke,
-                parse_identity(body, simulator.application_id),
-                session=parse_session(body),
-                player=parse_player(body),
-            )
+            device = device_from(body)
             return answer(device.say(text), device)
 
         return handle(work)
@@ -730,12 +735,7 @@ def create_simulator_blueprint(config: Config, content: ContentLibrary) -> Bluep
             error = body.get("error")
             if error is not None and not (isinstance(error, str) and len(error) <= MAX_TEXT_CHARS):
                 raise SimulatorInputError(f"error must be a string of at most {MAX_TEXT_CHARS} characters")
-            device = simulator.device(
-                invoke,
-                parse_identity(body, simulator.application_id),
-                session=parse_session(body),
-                player=parse_player(body),
-            )
+            device = device_from(body)
             turn = device.event(
                 event_type,
                 parse_token(body.get("token"), "token"),
@@ -753,12 +753,7 @@ def create_simulator_blueprint(config: Config, content: ContentLibrary) -> Bluep
             reason = body.get("reason", "USER_INITIATED")
             if reason not in SESSION_END_REASONS:
                 raise SimulatorInputError(f"reason must be one of {', '.join(SESSION_END_REASONS)}")
-            device = simulator.device(
-                invoke,
-                parse_identity(body, simulator.application_id),
-                session=parse_session(body),
-                player=parse_player(body),
-            )
+            device = device_from(body)
             return answer(device.end_session(reason), device)
 
         return handle(work)

@@ -172,7 +172,7 @@ class Changes(NamedTuple):
     removals: list[str]
 
 
-def pending_changes(attributes: Mapping[str, Any], user_key: str) -> Changes:
+def pending_changes(attributes: Mapping[str, Any], user_key: str | None) -> Changes:
     """What a save must write. A plain dict, or one loaded for another user, upserts every key."""
     if not isinstance(attributes, TrackedAttributes) or attributes.user_key != user_key:
         return Changes(dict(attributes), [])
@@ -276,7 +276,7 @@ class AttributeStore(AbstractPersistenceAdapter):
         """Write what changed since `get_attributes` (every key, for a plain dict) in one transaction."""
         check_keys(attributes)
         user_key = user_key_of(request_envelope)
-        changes = pending_changes(attributes, user_key or "")
+        changes = pending_changes(attributes, user_key)
         for key, value in changes.upserts.items():
             check_value(key, value)
         if getattr(attributes, "unavailable", False) or user_key is None:

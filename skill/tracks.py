@@ -126,21 +126,21 @@ class TrackCatalog:
         synonyms = read_track_synonyms(Path(config.model_dir))
         tracks, files = [], {}
         for entry in entries:
+            track = replace(entry, synonyms=synonyms.get(entry.id, ()))
             built = manifest.get(entry.id)
             served = locate_built_file(audio_dir, entry.id, built)
-            if served is None:
-                tracks.append(replace(entry, synonyms=synonyms.get(entry.id, ())))
+            if built is None or served is None:
+                tracks.append(track)
                 continue
             file_name, served_file = served
             files[file_name] = served_file
             tracks.append(
                 replace(
-                    entry,
+                    track,
                     file=file_name,
                     sha256=served_file.sha256,
-                    duration_s=_float_or_none((built or {}).get("duration_s")),
-                    loops=entry.loops or bool((built or {}).get("loop", False)),
-                    synonyms=synonyms.get(entry.id, ()),
+                    duration_s=_float_or_none(built.get("duration_s")),
+                    loops=track.loops or bool(built.get("loop", False)),
                 )
             )
         unbuilt = [track.id for track in tracks if not track.playable]

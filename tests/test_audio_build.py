@@ -31,7 +31,7 @@ from skill.audio_build.encode import SAMPLE_RATE, band_limit
 from skill.audio_build.loudness import normalise
 from skill.audio_build.mix import render_track
 from skill.audio_build.tts import EngineUnavailable, GttsEngine, PiperEngine, make_engine, resolve_engine_name
-from tests.test_audio_tracks import check_alexa_mp3
+from tests.support.audio import check_alexa_mp3
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,19 +1,16 @@
 """GET/HEAD /audio/<file> over real HTTP: bytes, ranges, ETags, caching, 404s; stream URLs; the real catalog.
 
-The service is given a temporary audio dir with small but valid MP3s (encoded here with lameenc) and a
-manifest in the builder's format, so these tests do not depend on the real catalog having been built.
+The service is given a temporary audio dir with small but valid MP3s and a manifest in the builder's
+format (tests/support/audio.py), so these tests do not depend on the real catalog having been built.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import lameenc
 import pytest
 import requests
 from flask import Flask
@@ -22,81 +19,15 @@ from skill.app import create_app
 from skill.config import DEFAULT_AUDIO_DIR, Config
 from skill.tracks import PLAY_ORDER, TrackCatalog, parse_token
 from tests.conftest import TEST_PUBLIC_URL
-from tests.support.alexa import TEST_SKILL_ID, AlexaClient
+from tests.support.alexa import AlexaClient
+from tests.support.audio import fake_mp3, shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
 from tests.support.server import threaded_server
-
-# Track id → (title, subtitle, nominal length in s, loops). The manifest claims these lengths as the
-# built durations, so the 240-second rule can be exercised with one-second files.
-FAKE_TRACKS: dict[str, tuple[str, str, float, bool]] = {
-    "breathing-1m": ("Breathing, one minute", "In for four, out for six", 60, False),
-    "breathing-2m": ("Breathing, two minutes", "In for four, out for six", 120, False),
-    "breathing-5m": ("Breathing, five minutes", "In for four, out for six", 300, False),
-    "breathing-10m": ("Breathing, ten minutes", "In for four, out for six", 600, False),
-    "letdown-visualisation": ("Let-down visualisation", "Your baby's warmth", 180, False),
-    "pump-head-start": ("Pump head start", "A minute of pumping", 70, False),
-    "warm-compress": ("Warm compress", "Three minutes of warmth", 192, False),
-    "breast-massage": ("Gentle breast massage", "Light strokes", 130, False),
-    "dmer-wave": ("Ride the wave", "For D-MER", 124, False),
-    "feed-background": ("Calm for a whole feed", "Soft waves, no words", 900, True),
-}
-SAMPLE_RATE = 24000
-
-
-def fake_mp3(frequency_hz: float, seconds: float = 1.0) -> bytes:
-    """A short mono tone encoded like the real tracks (MPEG-2 layer III, 48 kbps, 24 kHz)."""
-    samples = [
-        int(8000 * math.sin(2 * math.pi * frequency_hz * n / SAMPLE_RATE)) for n in range(int(SAMPLE_RATE * seconds))
-    ]
-    pcm = b"".join(sample.to_bytes(2, "little", signed=True) for sample in samples)
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(48)
-    encoder.set_in_sample_rate(SAMPLE_RATE)
-    encoder.set_out_sample_rate(SAMPLE_RATE)
-    encoder.set_channels(1)
-    encoder.set_quality(7)
-    return bytes(encoder.encode(pcm) + encoder.flush())
-
-
-def write_fake_audio_dir(audio_dir: Path, built: list[str] | None = None) -> Path:
-    """catalog.toml for every FAKE_TRACKS entry; MP3s + manifest.json for `built` (default: all)."""
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    catalog = []
-    for track_id, (title, subtitle, length_s, loops) in FAKE_TRACKS.items():
-        entry = f'id = "{track_id}"\ntitle = "{title}"\nsubtitle = "{subtitle}"\nlength_s = {length_s}\n'
-        catalog.append("[[track]]\n" + entry + ("loop = true\n" if loops else ""))
-    (audio_dir / "catalog.toml").write_text("\n".join(catalog), encoding="utf-8")
-    manifest = {}
-    for index, track_id in enumerate(built if built is not None else FAKE_TRACKS):
-        data = fake_mp3(220 + 40 * index)
-        (audio_dir / f"{track_id}.mp3").write_bytes(data)
-        manifest[track_id] = {
-            "file": f"{track_id}.mp3",
-            "duration_s": FAKE_TRACKS[track_id][2],
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-            "loop": FAKE_TRACKS[track_id][3],
-        }
-    (audio_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return audio_dir
 
 
 @pytest.fixture(scope="session")
 def fake_audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_fake_audio_dir(tmp_path_factory.mktemp("audio"))
-
-
-def shared_service_env(pki: TestPKI, data_dir: Path, audio_dir: Path) -> dict[str, str]:
-    """conftest's `service_env` for a service shared by a whole module (each test then uses its own user)."""
-    return {
-        "LETDOWN_SKILL_ID": TEST_SKILL_ID,
-        "LETDOWN_VERIFY_REQUESTS": "1",
-        "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
-        "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
-        "LETDOWN_DATABASE_URL": f"sqlite:///{data_dir / 'letdown.db'}",
-        "LETDOWN_PUBLIC_URL": TEST_PUBLIC_URL,
-        "LETDOWN_AUDIO_DIR": str(audio_dir),
-    }
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 playback events, PlaybackController buttons, devices without AudioPlayer, Loop/Shuffle, Next/Previous.
 
 Assertions are on directives, tokens, offsets and message ids, never on prose. The service plays a
-temporary catalog of small, valid MP3s (tests/test_audio_serving.py builds it).
+temporary catalog of small, valid MP3s (tests/support/audio.py writes it).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from skill.content import parse_ssml, plain_text, ssml_problems, tag_name
 from skill.tracks import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, parse_duration, parse_token
 from tests.conftest import TEST_PUBLIC_URL
 from tests.support.alexa import AlexaClient, intent_request, resolved_slot
+from tests.support.audio import shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
 from tests.support.server import gunicorn_server, threaded_server
-from tests.test_audio_serving import shared_service_env, write_fake_audio_dir
 
 MAX_INTRO_WORDS = 20
 
@@ -76,8 +76,12 @@ def assert_play(
     track_id: str,
     offset_ms: int = 0,
     behavior: str = "REPLACE_ALL",
+    spoken_turn: bool = True,
 ) -> str:
-    """The response holds exactly one well-formed AudioPlayer.Play of `track_id`; returns its token."""
+    """The response holds exactly one well-formed AudioPlayer.Play of `track_id`; returns its token.
+
+    A Play answering a spoken turn ends the session explicitly; one answering a request without a session
+    (AudioPlayer events, device buttons) carries AudioPlayer directives only, so no shouldEndSession."""
     plays = [d for d in directives(answer) if d["type"] == "AudioPlayer.Play"]
     assert len(plays) == 1, directives(answer)
     play = plays[0]
@@ -91,7 +95,10 @@ def assert_play(
     assert stream["url"] == f"{TEST_PUBLIC_URL}/audio/{track_id}.mp3?v={track.version}"
     assert stream["url"].startswith("https://")
     assert play["audioItem"]["metadata"] == {"title": track.title, "subtitle": track.subtitle}
-    assert answer["response"]["shouldEndSession"] is True
+    if spoken_turn:
+        assert answer["response"]["shouldEndSession"] is True
+    else:
+        assert "shouldEndSession" not in answer["response"]
     assert "reprompt" not in answer["response"]
     return stream["token"]
 
@@ -102,6 +109,12 @@ def assert_silent(answer: dict[str, Any]) -> None:
     assert "outputSpeech" not in response
     assert "card" not in response
     assert "reprompt" not in response
+
+
+def assert_empty(answer: dict[str, Any]) -> None:
+    """What PlaybackStopped must get (reference §3): an empty response, nothing to say or do."""
+    assert answer["response"] == {}
+    assert "sessionAttributes" not in answer
 
 
 def assert_stop(answer: dict[str, Any]) -> None:
@@ -217,6 +230,7 @@ def test_pause_then_resume_in_another_process_continues_at_the_stopped_offset(
         stopped = echo.event("AudioPlayer.PlaybackStopped", token=token, offsetInMilliseconds=123456)
         assert_silent(stopped)
         assert directives(stopped) == []
+        assert_empty(stopped)
 
         # The device forgot its state (IDLE, no token): only the shared store knows where it was.
         echo.base_url = second
@@ -264,7 +278,7 @@ def test_a_late_stop_of_a_replaced_stream_does_not_overwrite_the_new_one(
     assert_silent(player.event("AudioPlayer.PlaybackStarted", token=old, offsetInMilliseconds=0))
     new = assert_play(player.intent("LetDownIntent"), catalog, "letdown-visualisation")
     # REPLACE_ALL: the device reports the old stream stopped after the new Play was already sent.
-    assert_silent(player.event("AudioPlayer.PlaybackStopped", token=old, offsetInMilliseconds=90000))
+    assert_empty(player.event("AudioPlayer.PlaybackStopped", token=old, offsetInMilliseconds=90000))
     assert assert_play(player.intent("AMAZON.ResumeIntent"), catalog, "letdown-visualisation", 0) == new
 
 
@@ -342,7 +356,7 @@ def test_nearly_finished_loops_the_feed_background_with_expected_previous_token(
     token = assert_play(player.intent_with(request), catalog, "feed-background")
     answer = player.event("AudioPlayer.PlaybackNearlyFinished", token=token, offsetInMilliseconds=890000)
     assert_silent(answer)
-    queued = assert_play(answer, catalog, "feed-background", offset_ms=0, behavior="ENQUEUE")
+    queued = assert_play(answer, catalog, "feed-background", offset_ms=0, behavior="ENQUEUE", spoken_turn=False)
     assert queued != token
     assert directives(answer)[0]["audioItem"]["stream"]["expectedPreviousToken"] == token
 
@@ -396,6 +410,8 @@ def test_events_with_foreign_or_broken_tokens_are_acknowledged_and_ignored(
     answer = player.event(event, **fields)
     assert_silent(answer)
     assert directives(answer) == []
+    if event == "AudioPlayer.PlaybackStopped":
+        assert_empty(answer)
     assert directives(player.intent("AMAZON.ResumeIntent")) == []  # nothing was stored
 
 
@@ -407,20 +423,20 @@ def test_playback_controller_buttons(player: AlexaClient, catalog: TrackCatalog)
     paused = player.event("PlaybackController.PauseCommandIssued")
     assert_silent(paused)
     assert [d["type"] for d in directives(paused)] == ["AudioPlayer.Stop"]
-    assert_silent(player.event("AudioPlayer.PlaybackStopped", token=token, offsetInMilliseconds=65000))
+    assert_empty(player.event("AudioPlayer.PlaybackStopped", token=token, offsetInMilliseconds=65000))
 
     player.player_state = {"playerActivity": "STOPPED", "token": token, "offsetInMilliseconds": 65000}
     resumed = player.event("PlaybackController.PlayCommandIssued")
     assert_silent(resumed)
-    assert assert_play(resumed, catalog, "breathing-5m", offset_ms=65000) == token
+    assert assert_play(resumed, catalog, "breathing-5m", offset_ms=65000, spoken_turn=False) == token
 
     player.player_state = playing(token, 70000)
     following = player.event("PlaybackController.NextCommandIssued")
     assert_silent(following)
-    assert_play(following, catalog, "breathing-10m")
+    assert_play(following, catalog, "breathing-10m", spoken_turn=False)
     earlier = player.event("PlaybackController.PreviousCommandIssued")
     assert_silent(earlier)
-    assert_play(earlier, catalog, "breathing-2m")
+    assert_play(earlier, catalog, "breathing-2m", spoken_turn=False)
 
 
 def test_play_button_with_nothing_stored_does_nothing(player: AlexaClient) -> None:

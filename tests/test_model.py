@@ -201,6 +201,7 @@ def test_store_card_policy_fields() -> None:
         ("I've been so depressed since the birth", "LowMoodIntent"),
         ("I feel sad when my milk lets down", "DmerIntent"),
         ("open let down helper", LAUNCH),
+        ("ask let down helper to", LAUNCH),
         ("Alexa, ask let down helper for another tip", "AnotherTipIntent"),
         ("what's the weather in Paris", FALLBACK_INTENT),
         ("order me a pizza", FALLBACK_INTENT),
@@ -221,6 +222,7 @@ def test_resolver_slots(resolver: Resolver) -> None:
     breathing = resolver.resolve("breathe with me for 10 minutes")
     assert breathing.intent == "BreathingIntent"
     assert breathing.slots["duration"] == {"value": "PT10M", "id": None}
+    assert resolver.resolve("breathe with me for 1000 minutes").slots["duration"]["value"] == "PT16H40M"
     unfilled = resolver.resolve("breathe with me")
     assert unfilled.slots["duration"] == {"value": None, "id": None}
     topic = resolver.resolve("give me a tip about heat")
@@ -241,6 +243,7 @@ def test_resolver_slots(resolver: Resolver) -> None:
         ("a minute and a half", "PT1M30S"),
         ("half an hour", "PT30M"),
         ("twenty five minutes", "PT25M"),
+        ("1000 minutes", "PT16H40M"),
         ("soon", None),
     ],
 )

@@ -64,23 +64,23 @@ def test_say_uses_the_configured_database(say_env: dict[str, str], tmp_path: Pat
     config = Config.from_env(say_env)
     first = say("open let down helper", config)
     assert first.resolution.intent == "LaunchRequest"
-    assert first.session_attributes["last_message"] == "launch.first"
-    assert say("whisper", config).session_attributes["last_message"] == "whisper.on"
+    assert first.turn.session_attributes["last_message"] == "launch.first"
+    assert say("whisper", config).turn.session_attributes["last_message"] == "whisper.on"
     later = say("open let down helper", config)
-    assert later.session_attributes["last_message"] == "launch.returning"
-    assert later.ssml and '<amazon:effect name="whispered">' in later.ssml
+    assert later.turn.session_attributes["last_message"] == "launch.returning"
+    assert later.turn.ssml and '<amazon:effect name="whispered">' in later.turn.ssml
     assert (tmp_path / "say.db").exists()
 
 
 def test_say_without_audio_player(say_env: dict[str, str]) -> None:
     result = say("help my milk let down", Config.from_env(say_env), audio_player=False)
     assert result.resolution.intent == "LetDownIntent"
-    assert result.directives == []
-    assert result.end_session is False
+    assert result.turn.directives == []
+    assert result.turn.end_session is False
 
 
 def test_say_falls_back_for_unknown_requests_and_locales(say_env: dict[str, str]) -> None:
     result = say("what's the weather in Paris", Config.from_env(say_env), locale="en-GB")
     assert result.resolution.intent == "AMAZON.FallbackIntent"
-    assert result.session_attributes["last_message"] == "fallback.main"
-    assert result.reprompt
+    assert result.turn.session_attributes["last_message"] == "fallback.main"
+    assert result.turn.reprompt

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
+from ask_sdk_core.serialize import DefaultSerializer
+from ask_sdk_model import RequestEnvelope
 
 from skill.config import Config, ConfigError, default_database_url
 from skill.storage import open_store
@@ -130,9 +135,6 @@ def test_skill_disabled_deletes_the_users_data(alexa: AlexaClient, service_env: 
     alexa.launch()  # counts a visit: stored for this user
     store = open_store(service_env["LETDOWN_DATABASE_URL"])
     probe = envelope({"type": "LaunchRequest"})
-    from ask_sdk_core.serialize import DefaultSerializer
-    from ask_sdk_model import RequestEnvelope
-
     request_envelope = DefaultSerializer().deserialize(json.dumps(probe), RequestEnvelope)
     assert store.get_attributes(request_envelope), "launch should have stored a visit"
     answer = alexa.event("AlexaSkillEvent.SkillDisabled", eventCreationTime=probe["request"]["timestamp"])
@@ -156,3 +158,17 @@ def test_letdown_serve_runs_gunicorn_workers(service_env: dict[str, str], pki: T
     log = log_path.read_text()
     assert log.count("Booting worker") == 2
     assert "not HTTPS" in log
+
+
+def test_storage_purge_command_forgets_inactive_users(alexa: AlexaClient, service_env: dict[str, str]) -> None:
+    alexa.launch()
+    store = open_store(service_env["LETDOWN_DATABASE_URL"])
+    request_envelope = DefaultSerializer().deserialize(json.dumps(envelope({"type": "LaunchRequest"})), RequestEnvelope)
+    command = [sys.executable, "-m", "skill.cli", "storage", "purge"]
+    env = {**os.environ, **service_env}
+    kept = subprocess.run([*command, "--older-than-days", "30"], env=env, capture_output=True, text=True, check=True)
+    assert "deleted 0" in kept.stdout
+    assert store.get_attributes(request_envelope)
+    subprocess.run([*command, "--older-than-days", "0"], env=env, capture_output=True, text=True, check=True)
+    assert store.get_attributes(request_envelope) == {}
+    store.close()

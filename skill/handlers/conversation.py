@@ -30,6 +30,7 @@ from skill.content import LocaleContent
 from skill.deps import SkillDeps
 from skill.resolver import DURATION_TYPE, InteractionModel, ModelCatalog
 from skill.responses import (
+    WHISPER_KEY,
     Reply,
     content_for,
     repeat_last,
@@ -41,7 +42,6 @@ from skill.responses import (
 log = logging.getLogger(__name__)
 
 VISITS_KEY = "visits"
-WHISPER_KEY = "whisper"
 # Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
 ISO_DURATION_PREFIX = "P"
@@ -104,15 +104,15 @@ class RedFlagSlotHandler(ConversationHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         route = safety.red_flag_route(slot_values(handler_input), self.content(handler_input))
-        return self.reply(handler_input, safety.safety_reply(route or "crisis"))
+        return self.reply(handler_input, safety.safety_reply(route or "crisis"))  # can_handle found a route
 
 
 class SafetyIntentHandler(ConversationHandler):
     intent_names = tuple(safety.SAFETY_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.route_for_intent(get_intent_name(handler_input))
-        return self.reply(handler_input, safety.safety_reply(route or "crisis"))
+        route = safety.SAFETY_INTENTS[get_intent_name(handler_input)]
+        return self.reply(handler_input, safety.safety_reply(route))
 
 
 class LaunchHandler(ConversationHandler):

@@ -10,6 +10,7 @@ from ask_sdk_core.utils import get_locale, is_request_type
 from ask_sdk_model import Response
 
 from skill.deps import SkillDeps
+from skill.responses import LAST_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         if request_type not in SPOKEN_REQUEST_TYPES:
             return builder.response
         content = self.deps.content.locale(get_locale(handler_input))
-        handler_input.attributes_manager.session_attributes["last_message"] = "error.generic"
+        handler_input.attributes_manager.session_attributes[LAST_MESSAGE] = "error.generic"
         return builder.speak(content.pick("error.generic")).ask(content.pick("error.reprompt")).response
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
@@ -74,10 +75,6 @@ class PlaybackHandler(AbstractRequestHandler):
         return f"PlaybackHandler({self.name})"
 
 
-def track_current(handler_input: HandlerInput, deps: SkillDeps) -> bool:
-    return playback.track_is_current(handler_input, deps)
-
-
 def sounding(handler_input: HandlerInput, deps: SkillDeps) -> bool:
     return playback.audio_is_sounding(handler_input)
 
@@ -94,12 +91,16 @@ def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
             intents("AMAZON.StopIntent", "AMAZON.CancelIntent", when=sounding),
             playback.stop_playing_response,
         ),
-        ("StartOver", intents("AMAZON.StartOverIntent", when=track_current), playback.start_over_response),
-        ("Next", intents("AMAZON.NextIntent", when=track_current), lambda hi, d: playback.skip_response(hi, d, +1)),
+        ("StartOver", intents("AMAZON.StartOverIntent", when=playback.track_is_current), playback.start_over_response),
+        (
+            "Next",
+            intents("AMAZON.NextIntent", when=playback.track_is_current),
+            partial(playback.skip_response, step=+1),
+        ),
         (
             "Previous",
-            intents("AMAZON.PreviousIntent", when=track_current),
-            lambda hi, d: playback.skip_response(hi, d, -1),
+            intents("AMAZON.PreviousIntent", when=playback.track_is_current),
+            partial(playback.skip_response, step=-1),
         ),
         ("LoopShuffle", intents(*LOOP_AND_SHUFFLE), playback.not_available_response),
         ("PlaybackStarted", requests("AudioPlayer.PlaybackStarted"), playback.on_playback_started),
@@ -116,12 +117,12 @@ def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
         (
             "NextCommand",
             requests("PlaybackController.NextCommandIssued"),
-            lambda hi, d: playback.on_skip_command(hi, d, +1),
+            partial(playback.on_skip_command, step=+1),
         ),
         (
             "PreviousCommand",
             requests("PlaybackController.PreviousCommandIssued"),
-            lambda hi, d: playback.on_skip_command(hi, d, -1),
+            partial(playback.on_skip_command, step=-1),
         ),
     ]
     return [PlaybackHandler(deps, name, matcher, action) for name, matcher, action in table]
