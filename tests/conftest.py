@@ -10,11 +10,9 @@ from flask import Flask
 
 from skill.app import create_app
 from skill.config import Config
-from tests.support.alexa import TEST_SKILL_ID, AlexaClient
+from tests.support.alexa import AlexaClient, service_environment
 from tests.support.pki import TestPKI
 from tests.support.server import threaded_server
-
-TEST_PUBLIC_URL = "https://letdown.example.test"
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +23,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
 @pytest.fixture
 def service_env(pki: TestPKI, tmp_path: Path) -> dict[str, str]:
     """The environment a deployed service would have, pointed at the test PKI and a fresh SQLite file."""
-    return {
-        "LETDOWN_SKILL_ID": TEST_SKILL_ID,
-        "LETDOWN_VERIFY_REQUESTS": "1",
-        "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
-        "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
-        "LETDOWN_DATABASE_URL": f"sqlite:///{tmp_path / 'letdown.db'}",
-        "LETDOWN_PUBLIC_URL": TEST_PUBLIC_URL,
-    }
+    return service_environment(pki, tmp_path)
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from skill.app import create_app
 from skill.config import Config
 from skill.content import parse_ssml, plain_text, ssml_problems, tag_name
 from skill.tracks import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, parse_duration, parse_token
-from tests.conftest import TEST_PUBLIC_URL
-from tests.support.alexa import AlexaClient, intent_request, resolved_slot
+from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient, intent_request, resolved_slot
 from tests.support.audio import shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
 from tests.support.server import gunicorn_server, threaded_server

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -15,6 +16,19 @@ from tests.support.pki import TestPKI
 TEST_SKILL_ID = "amzn1.ask.skill.00000000-test-0000-0000-letdownhelper"
 TEST_USER_ID = "amzn1.ask.account.TESTUSER"
 TEST_DEVICE_ID = "amzn1.ask.device.TESTDEVICE"
+TEST_PUBLIC_URL = "https://letdown.example.test"
+
+
+def service_environment(pki: TestPKI, data_dir: Path) -> dict[str, str]:
+    """The environment a deployed service would have, pointed at the test PKI and a SQLite file in `data_dir`."""
+    return {
+        "LETDOWN_SKILL_ID": TEST_SKILL_ID,
+        "LETDOWN_VERIFY_REQUESTS": "1",
+        "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
+        "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
+        "LETDOWN_DATABASE_URL": f"sqlite:///{data_dir / 'letdown.db'}",
+        "LETDOWN_PUBLIC_URL": TEST_PUBLIC_URL,
+    }
 
 
 def timestamp(offset_seconds: float = 0) -> str:

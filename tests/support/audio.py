@@ -25,8 +25,7 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
-from tests.conftest import TEST_PUBLIC_URL
-from tests.support.alexa import TEST_SKILL_ID
+from tests.support.alexa import service_environment
 from tests.support.pki import TestPKI
 
 # Track id → (title, subtitle, nominal length in s, loops). The manifest claims these lengths as the
@@ -46,12 +45,10 @@ FAKE_TRACKS: dict[str, tuple[str, str, float, bool]] = {
 SAMPLE_RATE = 24000
 
 
-def fake_mp3(frequency_hz: float, seconds: float = 1.0) -> bytes:
-    """A short mono tone encoded like the real tracks (MPEG-2 layer III, 48 kbps, 24 kHz)."""
-    samples = [
-        int(8000 * math.sin(2 * math.pi * frequency_hz * n / SAMPLE_RATE)) for n in range(int(SAMPLE_RATE * seconds))
-    ]
-    pcm = b"".join(sample.to_bytes(2, "little", signed=True) for sample in samples)
+def fake_mp3(frequency_hz: float, seconds: float = 1.0, amplitude: int = 8000) -> bytes:
+    """A mono tone encoded like the real tracks (MPEG-2 layer III, 48 kbps, 24 kHz)."""
+    times = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
+    pcm = (amplitude * np.sin(2 * math.pi * frequency_hz * times)).astype("<i2").tobytes()
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(48)
     encoder.set_in_sample_rate(SAMPLE_RATE)
@@ -85,16 +82,8 @@ def write_fake_audio_dir(audio_dir: Path, built: list[str] | None = None) -> Pat
 
 
 def shared_service_env(pki: TestPKI, data_dir: Path, audio_dir: Path) -> dict[str, str]:
-    """conftest's `service_env` for a service shared by a whole module (each test then uses its own user)."""
-    return {
-        "LETDOWN_SKILL_ID": TEST_SKILL_ID,
-        "LETDOWN_VERIFY_REQUESTS": "1",
-        "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
-        "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
-        "LETDOWN_DATABASE_URL": f"sqlite:///{data_dir / 'letdown.db'}",
-        "LETDOWN_PUBLIC_URL": TEST_PUBLIC_URL,
-        "LETDOWN_AUDIO_DIR": str(audio_dir),
-    }
+    """`service_environment` for a service shared by a whole module (each test then uses its own user)."""
+    return {**service_environment(pki, data_dir), "LETDOWN_AUDIO_DIR": str(audio_dir)}
 
 
 # ----- checking built MP3s against Alexa's rules ------------------------------------------------------

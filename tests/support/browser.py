@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from skill.config import DEFAULT_AUDIO_DIR
+from tests.support.audio import fake_mp3
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -84,23 +84,12 @@ def write_tone_tracks(audio_dir: Path, durations_s: Mapping[str, float]) -> dict
 
     Browser tests use these so they do not depend on (or wait through) the real multi-minute tracks.
     """
-    import lameenc
-    import numpy
-
     audio_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DEFAULT_AUDIO_DIR / "catalog.toml", audio_dir / "catalog.toml")
-    rate = 24000
     manifest: dict[str, dict[str, object]] = {}
     files = {}
     for track_id, seconds in durations_s.items():
-        times = numpy.arange(int(rate * seconds)) / rate
-        samples = (3000 * numpy.sin(2 * math.pi * 330 * times)).astype("<i2").tobytes()
-        encoder = lameenc.Encoder()
-        encoder.set_bit_rate(48)
-        encoder.set_in_sample_rate(rate)
-        encoder.set_channels(1)
-        encoder.set_quality(7)
-        data = encoder.encode(samples) + encoder.flush()
+        data = fake_mp3(330, seconds, amplitude=3000)
         name = f"{track_id}.mp3"
         (audio_dir / name).write_bytes(data)
         manifest[track_id] = {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "duration_s": seconds}
