@@ -41,6 +41,7 @@ from skill.responses import (
     whisper_preferred,
     whispered,
 )
+from skill.slots import resolved_slot_id, slot
 from skill.tracks import Track, make_token, parse_duration
 
 log = logging.getLogger(__name__)
@@ -126,23 +127,6 @@ def clamp_offset(track: Track, offset_ms: Any) -> int:
     return offset_ms if offset_ms < int(track.seconds * 1000) else 0
 
 
-def slot(handler_input: HandlerInput, name: str) -> Any:
-    intent = getattr(handler_input.request_envelope.request, "intent", None)
-    slots = getattr(intent, "slots", None) or {}
-    return slots.get(name)
-
-
-def resolved_id(slot_value: Any) -> str | None:
-    """The id entity resolution matched for a custom slot (ER_SUCCESS_MATCH), if any."""
-    resolutions = getattr(getattr(slot_value, "resolutions", None), "resolutions_per_authority", None) or []
-    for authority in resolutions:
-        code = getattr(getattr(authority, "status", None), "code", None)
-        values = getattr(authority, "values", None) or []
-        if getattr(code, "value", None) == "ER_SUCCESS_MATCH" and values:
-            return getattr(getattr(values[0], "value", None), "id", None)
-    return None
-
-
 # ----- persistent playback state --------------------------------------------------------------------------
 
 
@@ -217,14 +201,18 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Respons
 def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> None:
     position = context_position(handler_input, deps)
     if position is not None:
-        record(
-            handler_input,
-            track_token=position.token,
-            track_offset_ms=position.offset_ms,
-            playback_activity=activity,
-        )
+        record_position(handler_input, position, activity)
     elif persistent(handler_input).get("playback_activity") == PLAYING:
         record(handler_input, playback_activity=activity)
+
+
+def record_position(handler_input: HandlerInput, position: Position, activity: str) -> None:
+    record(
+        handler_input,
+        track_token=position.token,
+        track_offset_ms=position.offset_ms,
+        playback_activity=activity,
+    )
 
 
 # ----- starting tracks ------------------------------------------------------------------------------------
@@ -299,8 +287,8 @@ def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response
 
 
 def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    track_slot = slot(handler_input, "track")
-    track = deps.tracks.get(resolved_id(track_slot)) or deps.tracks.find_by_name(getattr(track_slot, "value", None))
+    spoken = slot(handler_input, "track")
+    track = deps.tracks.get(resolved_slot_id(spoken)) or deps.tracks.find_by_name(getattr(spoken, "value", None))
     if track is None:
         return speak(handler_input, deps, "track.unknown").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
@@ -380,12 +368,7 @@ def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
 def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None:
-        record(
-            handler_input,
-            track_token=position.token,
-            track_offset_ms=position.offset_ms,
-            playback_activity=PLAYING,
-        )
+        record_position(handler_input, position, PLAYING)
     return handler_input.response_builder.response
 
 

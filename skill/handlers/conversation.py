@@ -38,6 +38,8 @@ from skill.responses import (
     speak,
     speak_reply,
 )
+from skill.slots import resolved_slot_id, slot_values
+from skill.slots import slot as named_slot
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +47,6 @@ VISITS_KEY = "visits"
 # Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
 ISO_DURATION_PREFIX = "P"
-
-
-def slot_values(handler_input: HandlerInput) -> list[str]:
-    """Every slot value the request carries: the only user text Alexa sends a skill."""
-    intent = getattr(handler_input.request_envelope.request, "intent", None)
-    slots = getattr(intent, "slots", None) or {}
-    return [slot.value for slot in slots.values() if slot is not None and isinstance(slot.value, str)]
-
-
-def resolved_slot_id(slot: Any) -> str | None:
-    """The value id Alexa's entity resolution matched (ER_SUCCESS_MATCH), if any."""
-    authorities = getattr(getattr(slot, "resolutions", None), "resolutions_per_authority", None) or []
-    for authority in authorities:
-        code = getattr(getattr(authority, "status", None), "code", None)
-        values = getattr(authority, "values", None) or []
-        if getattr(code, "value", code) == "ER_SUCCESS_MATCH" and values:
-            return getattr(getattr(values[0], "value", None), "id", None)
-    return None
 
 
 class ConversationHandler(AbstractRequestHandler):
@@ -164,7 +148,7 @@ class TipTopicHandler(ConversationHandler):
     def handle(self, handler_input: HandlerInput) -> Response:
         attributes = session_attributes(handler_input)
         content = self.content(handler_input)
-        slot = (handler_input.request_envelope.request.intent.slots or {}).get(guidance.TIP_TOPIC_SLOT)
+        slot = named_slot(handler_input, guidance.TIP_TOPIC_SLOT)
         spoken = getattr(slot, "value", None)
         if not spoken:
             return self.reply(handler_input, guidance.another_tip_reply(attributes, content))
