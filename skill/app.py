@@ -18,13 +18,11 @@ from werkzeug.exceptions import HTTPException
 from skill import __version__
 from skill.audio_serving import create_audio_blueprint
 from skill.config import Config
-from skill.content import ContentLibrary
 from skill.deps import SkillDeps
 from skill.requestlog import log_request
 from skill.simulator import create_simulator_blueprint
 from skill.skill_builder import build_skill
 from skill.storage import AttributeStore, open_store
-from skill.tracks import TrackCatalog
 from skill.verification import RequestVerifier, VerificationError, check_application_id
 
 log = logging.getLogger(__name__)
@@ -47,11 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # Alexa reads keys by name; sorting costs time
     store = open_store(config.database_url)
-    deps = SkillDeps(
-        config=config,
-        content=ContentLibrary.load(),
-        tracks=TrackCatalog.load(config),
-    )
+    deps = SkillDeps.load(config)
     app.extensions["letdown"] = LetdownService(
         config=config,
         deps=deps,
@@ -63,7 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
     app.register_blueprint(create_audio_blueprint(config, deps.tracks))
     if config.simulator_enabled:
-        app.register_blueprint(create_simulator_blueprint(config, deps.content))
+        app.register_blueprint(create_simulator_blueprint(deps))
     app.register_error_handler(HTTPException, http_error_as_json)
     return app
 

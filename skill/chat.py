@@ -259,9 +259,9 @@ def run_chat(args: argparse.Namespace) -> int:
             audio_player=not args.speaker_only,
         ),
         invoke=service.invoke,
-        resolver=load_resolver(config, service.deps.content),
+        resolver=load_resolver(service.deps),
         media=MediaLocator.for_config(config),
-        invocation_name=invocation_name(config),
+        invocation_name=invocation_name(service.deps),
     )
 
     def duration_of(token: str | None) -> float | None:

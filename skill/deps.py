@@ -1,4 +1,4 @@
-"""What handlers need, built once per app and handed to each area's `request_handlers(deps)`."""
+"""What handlers need, loaded once per app and handed to each area's `request_handlers(deps)`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from skill.config import Config
 from skill.content import ContentLibrary
+from skill.resolver import ModelCatalog
 from skill.tracks import TrackCatalog
 
 
@@ -13,4 +14,12 @@ from skill.tracks import TrackCatalog
 class SkillDeps:
     config: Config
     content: ContentLibrary
+    models: ModelCatalog
     tracks: TrackCatalog
+
+    @classmethod
+    def load(cls, config: Config) -> SkillDeps:
+        """Content, interaction models and the track catalog, each read from disk once."""
+        models = ModelCatalog.load(config.model_dir)
+        tracks = TrackCatalog.load(config, models)
+        return cls(config=config, content=ContentLibrary.load(), models=models, tracks=tracks)

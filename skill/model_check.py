@@ -242,11 +242,9 @@ def code_problems(
     from ask_sdk_core.serialize import DefaultSerializer
     from ask_sdk_model import RequestEnvelope
 
-    from skill.content import ContentLibrary
     from skill.deps import SkillDeps
     from skill.skill_builder import build_skill
     from skill.storage import open_store
-    from skill.tracks import TrackCatalog
 
     intents = document["interactionModel"]["languageModel"].get("intents", [])
     problems: list[str] = []
@@ -259,7 +257,7 @@ def code_problems(
         )
         store = open_store(config.database_url)
         try:
-            deps = SkillDeps(config=config, content=ContentLibrary.load(), tracks=TrackCatalog.load(config))
+            deps = SkillDeps.load(config)
             handlers = registered_handlers(build_skill(deps, store))
             serializer = DefaultSerializer()
             for intent in intents:

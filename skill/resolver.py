@@ -414,6 +414,9 @@ class ModelCatalog:
                 log.warning("interaction model %s cannot be read: %s", path, error)
         return cls(models)
 
+    def models(self) -> tuple[InteractionModel, ...]:
+        return tuple(self._models.values())
+
     def for_locale(self, locale: str | None) -> InteractionModel | None:
         if locale in self._models:
             return self._models[locale]

@@ -58,7 +58,7 @@ def say(
 
     app = create_app(config)
     service = app.extensions["letdown"]
-    resolution = simulator.load_resolver(config, service.deps.content, locale).resolve(utterance)
+    resolution = simulator.load_resolver(service.deps, locale).resolve(utterance)
     identity = simulator.DeviceIdentity(
         application_id=simulator.application_id_for(config),
         user_key=user_key,

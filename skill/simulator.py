@@ -12,7 +12,6 @@ the new state back; `letdown chat` keeps one `SimulatedDevice` alive for the who
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import secrets
 import uuid
@@ -20,14 +19,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from skill.config import Config
-from skill.content import DEFAULT_LOCALE, ContentLibrary, parse_ssml, plain_text, tag_name
+from skill.content import DEFAULT_LOCALE, parse_ssml, plain_text, tag_name
+from skill.deps import SkillDeps
+from skill.resolver import Resolver
 
 DEFAULT_INVOCATION_NAME = "let down helper"
 LOCAL_APPLICATION_ID = "amzn1.ask.skill.local-simulator"
@@ -519,44 +519,34 @@ class SimulatedDevice:
 # Loading the resolver and the model's invocation name
 
 
-def model_path(config: Config, locale: str = DEFAULT_LOCALE) -> Path:
-    """The locale's interaction model; a locale without its own model yet uses en-US's."""
-    path = config.model_dir / f"{locale}.json"
-    return path if path.exists() else config.model_dir / f"{DEFAULT_LOCALE}.json"
+def invocation_name(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> str:
+    model = deps.models.for_locale(locale)
+    return model.invocation_name if model and model.invocation_name.strip() else DEFAULT_INVOCATION_NAME
 
 
-def invocation_name(config: Config, locale: str = DEFAULT_LOCALE) -> str:
-    try:
-        model = json.loads(model_path(config, locale).read_text(encoding="utf-8"))
-        name = model["interactionModel"]["languageModel"]["invocationName"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_INVOCATION_NAME
-    return name if isinstance(name, str) and name.strip() else DEFAULT_INVOCATION_NAME
-
-
-def load_resolver(config: Config, content: ContentLibrary, locale: str = DEFAULT_LOCALE) -> UtteranceResolver:
-    """The shared resolver (as `letdown say` uses), with the locale's safety triggers."""
-    from skill.resolver import Resolver
-
-    return Resolver.from_model(model_path(config, locale), content.locale(locale))
+def load_resolver(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> UtteranceResolver:
+    """The shared resolver (as `letdown say` uses) over the app's models, with the locale's safety triggers."""
+    model = deps.models.for_locale(locale)
+    if model is None:
+        raise FileNotFoundError(f"no interaction model in {deps.config.model_dir}")
+    return Resolver(model, deps.content.locale(locale))
 
 
 class Simulator:
     """What the simulator routes share for one app: the resolver (loaded once, on first use) and ids."""
 
-    def __init__(self, config: Config, content: ContentLibrary) -> None:
-        self.config = config
-        self.content = content
-        self.application_id = application_id_for(config)
-        self.media = MediaLocator.for_config(config)
+    def __init__(self, deps: SkillDeps) -> None:
+        self.deps = deps
+        self.application_id = application_id_for(deps.config)
+        self.media = MediaLocator.for_config(deps.config)
 
     @cached_property
     def resolver(self) -> UtteranceResolver:
-        return load_resolver(self.config, self.content)
+        return load_resolver(self.deps)
 
     @cached_property
     def invocation_name(self) -> str:
-        return invocation_name(self.config)
+        return invocation_name(self.deps)
 
     def device(self, invoke: Invoke, identity: DeviceIdentity, **state: Any) -> SimulatedDevice:
         return SimulatedDevice(
@@ -670,9 +660,9 @@ PAGE_SECURITY_HEADERS = {
 }
 
 
-def create_simulator_blueprint(config: Config, content: ContentLibrary) -> Blueprint:
+def create_simulator_blueprint(deps: SkillDeps) -> Blueprint:
     """GET /simulator (the page) and its JSON API under /simulator/api/."""
-    simulator = Simulator(config, content)
+    simulator = Simulator(deps)
     blueprint = Blueprint(
         "simulator",
         __name__,

@@ -20,11 +20,13 @@ from typing import Any
 from urllib.parse import quote
 
 from skill.config import Config
+from skill.resolver import ModelCatalog
 
 log = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.toml"
 MANIFEST_FILE = "manifest.json"
+TRACK_NAME_TYPE = "TrackName"  # the interaction model's slot type naming tracks
 
 # Next/Previous walk this list (and wrap around at either end), following the arc of a feed or pumping
 # session: get ready (warmth, massage, hand-expressing), the let-down itself, calm breathing that gets
@@ -119,11 +121,12 @@ class TrackCatalog:
         self._files: Mapping[str, ServedFile] = MappingProxyType(dict(files or {}))
 
     @classmethod
-    def load(cls, config: Config) -> TrackCatalog:
+    def load(cls, config: Config, models: ModelCatalog | None = None) -> TrackCatalog:
+        """The catalog of `config.audio_dir`; track names come from `models` (else read from config.model_dir)."""
         audio_dir = Path(config.audio_dir)
         entries = read_catalog(audio_dir / CATALOG_FILE)
         manifest = read_manifest(audio_dir / MANIFEST_FILE)
-        synonyms = read_track_synonyms(Path(config.model_dir))
+        synonyms = track_synonyms(models or ModelCatalog.load(config.model_dir))
         tracks, files = [], {}
         for entry in entries:
             track = replace(entry, synonyms=synonyms.get(entry.id, ()))
@@ -344,31 +347,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_track_synonyms(model_dir: Path) -> dict[str, tuple[str, ...]]:
-    """Track id → the names and synonyms of the TrackName slot type, from every interaction model file."""
+def track_synonyms(models: ModelCatalog) -> dict[str, tuple[str, ...]]:
+    """Track id → the names and synonyms of the TrackName slot type, from every locale's model."""
     found: dict[str, list[str]] = {}
-    for path in sorted(model_dir.glob("*.json")) if model_dir.is_dir() else []:
-        try:
-            model = json.loads(path.read_text(encoding="utf-8"))
-            types = model["interactionModel"]["languageModel"].get("types", [])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        for slot_type in types:
-            if not isinstance(slot_type, dict) or slot_type.get("name") != "TrackName":
-                continue
-            for value in slot_type.get("values", []):
-                _collect_synonyms(value, found)
+    for model in models.models():
+        for value in model.types.get(TRACK_NAME_TYPE, ()):
+            found.setdefault(value.id, []).extend(value.phrases())
     return {track_id: tuple(names) for track_id, names in found.items()}
-
-
-def _collect_synonyms(value: Any, found: dict[str, list[str]]) -> None:
-    if not isinstance(value, dict) or not isinstance(value.get("name"), dict):
-        return
-    track_id = value.get("id") or value["name"].get("value")
-    if not isinstance(track_id, str):
-        return
-    names = [value["name"].get("value"), *value["name"].get("synonyms", [])]
-    found.setdefault(track_id, []).extend(name for name in names if isinstance(name, str))
 
 
 def _float_or_none(value: Any) -> float | None:

@@ -16,7 +16,6 @@ import pytest
 from skill import guidance
 from skill.content import ALLOWED_TAGS, MAX_SPEECH_CHARS, ContentLibrary, parse_ssml, plain_text, tag_name
 from skill.handlers.conversation import StopHandler
-from skill.resolver import ModelCatalog
 from skill.responses import WHISPER_OPEN
 from tests.support.alexa import AlexaClient, envelope, intent_request, new_session, resolved_slot
 
@@ -358,7 +357,6 @@ def test_stop_handler_stops_a_playing_device() -> None:
 
     from skill.config import Config
     from skill.deps import SkillDeps
-    from skill.tracks import TrackCatalog
 
     class NoStore:  # persistence is not under test here: an unreachable database reads as empty
         def get_attributes(self, request_envelope: Any) -> dict:
@@ -374,9 +372,7 @@ def test_stop_handler_stops_a_playing_device() -> None:
             request_envelope=request_envelope, persistence_adapter=NoStore()
         ),
     )
-    config = Config.from_env({})
-    deps = SkillDeps(config=config, content=ContentLibrary.load(), tracks=TrackCatalog.load(config))
-    handler = StopHandler(deps, ModelCatalog({}))
+    handler = StopHandler(SkillDeps.load(Config.from_env({})))
     assert handler.can_handle(handler_input)
     response = handler.handle(handler_input)
     assert [directive.object_type for directive in response.directives] == ["AudioPlayer.Stop"]

@@ -306,7 +306,7 @@ def test_simulated_envelopes_would_pass_the_alexa_endpoint_checks(service_env: d
     device = SimulatedDevice(
         identity=DeviceIdentity(application_id=application_id_for(config), user_key="envelopecheck01"),
         invoke=invoke,
-        resolver=load_resolver(config, service.deps.content),
+        resolver=load_resolver(service.deps),
         media=MediaLocator.for_config(config),
     )
     device.say("open let down helper")

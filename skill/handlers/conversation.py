@@ -28,7 +28,7 @@ from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
 from skill import dmer, guidance, safety
 from skill.content import LocaleContent
 from skill.deps import SkillDeps
-from skill.resolver import DURATION_TYPE, InteractionModel, ModelCatalog
+from skill.resolver import DURATION_TYPE, InteractionModel
 from skill.responses import (
     WHISPER_KEY,
     Reply,
@@ -54,9 +54,8 @@ class ConversationHandler(AbstractRequestHandler):
 
     intent_names: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, deps: SkillDeps, models: ModelCatalog) -> None:
+    def __init__(self, deps: SkillDeps) -> None:
         self.deps = deps
-        self.models = models
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_request_type("IntentRequest")(handler_input) and get_intent_name(handler_input) in (
@@ -67,7 +66,7 @@ class ConversationHandler(AbstractRequestHandler):
         return content_for(handler_input, self.deps)
 
     def model(self, handler_input: HandlerInput) -> InteractionModel | None:
-        return self.models.for_locale(get_locale(handler_input))
+        return self.deps.models.for_locale(get_locale(handler_input))
 
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
         return speak_reply(handler_input, self.deps, reply).response
@@ -355,15 +354,10 @@ HANDLER_CLASSES: Sequence[type[ConversationHandler]] = (
 )
 
 
-def load_models(deps: SkillDeps) -> ModelCatalog:
-    return ModelCatalog.load(deps.config.model_dir)
-
-
 def safety_first_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
     """Handlers that must run before every other area's (registered first by skill_builder)."""
-    return [RedFlagSlotHandler(deps, ModelCatalog({}))]
+    return [RedFlagSlotHandler(deps)]
 
 
 def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    models = load_models(deps)
-    return [handler_class(deps, models) for handler_class in HANDLER_CLASSES]
+    return [handler_class(deps) for handler_class in HANDLER_CLASSES]
