@@ -35,14 +35,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="letdown-bench-audio-") as workdir:
         work = Path(workdir)
         cold_options = BuildOptions(
-            catalog_path=REPO_ROOT / "audio" / "catalog.toml", out_dir=work / "cold", cache_dir=work / "cache",
-            engine=args.engine, only=tuple(args.only), progress=False, force=True, jobs=args.jobs,
+            catalog_path=REPO_ROOT / "audio" / "catalog.toml",
+            out_dir=work / "cold",
+            cache_dir=work / "cache",
+            engine=args.engine,
+            only=tuple(args.only),
+            progress=False,
+            force=True,
+            jobs=args.jobs,
         )
         cold = run(cold_options, "cold build (empty cue cache)")
         cached = run(replace(cold_options, out_dir=work / "cached"), "rebuild with the cue cache warm")
         noop = run(replace(cold_options, out_dir=work / "cached", force=False), "build with every track up to date")
-        identical = all((work / "cold" / name).read_bytes() == (work / "cached" / name).read_bytes()
-                        for name in [f"{track_id}.mp3" for track_id in cold.built] + ["manifest.json"])
+        identical = all(
+            (work / "cold" / name).read_bytes() == (work / "cached" / name).read_bytes()
+            for name in [f"{track_id}.mp3" for track_id in cold.built] + ["manifest.json"]
+        )
 
     audio_s = cold.audio_s
     rows = [
@@ -50,8 +58,10 @@ def main() -> int:
         ("cached rebuild (render + encode)", cached.total_s, f"{audio_s / cached.total_s:.0f}"),
         ("up-to-date build (nothing to do)", noop.total_s, "-"),
     ]
-    print(f"\naudio build benchmark: {len(cold.built)} tracks, {audio_s / 60:.1f} min of audio, "
-          f"engine {args.engine}, {args.jobs} job(s); {cold.speech.synthesized} cues synthesized cold")
+    print(
+        f"\naudio build benchmark: {len(cold.built)} tracks, {audio_s / 60:.1f} min of audio, "
+        f"engine {args.engine}, {args.jobs} job(s); {cold.speech.synthesized} cues synthesized cold"
+    )
     print(f"{'build':<38}{'seconds':>10}{'x real time':>14}")
     for label, seconds, speed in rows:
         print(f"{label:<38}{seconds:>10.1f}{speed:>14}")

@@ -44,19 +44,44 @@ def signed_requests(pki: TestPKI, count: int) -> list[tuple[bytes, dict[str, str
 
 def serve_letdown(port: int, workers: int, threads: int) -> list[str]:
     """`letdown serve` exactly as deployed (its request log lines go to stderr, discarded here)."""
-    return [sys.executable, "-m", "skill.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--threads", str(threads)]
+    return [
+        sys.executable,
+        "-m",
+        "skill.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
 
 
 def serve_baseline(port: int, workers: int, threads: int) -> list[str]:
     """The hello skill under the same gunicorn worker class, worker and thread counts."""
-    return [sys.executable, "-m", "gunicorn", "bench.hello_skill:create_app()", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "bench.hello_skill:create_app()",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+    ]
 
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 @dataclass
@@ -159,15 +184,21 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=15)
 
-    print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads; "
-          f"{args.rounds} alternating rounds of {args.requests} requests per level")
-    print(f"{'conc':>4} | {'letdown rps':>11} {'p50 ms':>7} {'p99 ms':>7} | {'baseline rps':>12} {'p50 ms':>7} "
-          f"{'p99 ms':>7} | {'rps ratio':>9}")
+    print(
+        f"gunicorn gthread, {args.workers} workers x {args.threads} threads; "
+        f"{args.rounds} alternating rounds of {args.requests} requests per level"
+    )
+    print(
+        f"{'conc':>4} | {'letdown rps':>11} {'p50 ms':>7} {'p99 ms':>7} | {'baseline rps':>12} {'p50 ms':>7} "
+        f"{'p99 ms':>7} | {'rps ratio':>9}"
+    )
     for level in levels:
         ours, base = summary(runs["letdown"][level]), summary(runs["baseline"][level])
-        print(f"{level:>4} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.1f} {ours['p99_ms']:>7.1f} | "
-              f"{base['rps']:>12.0f} {base['p50_ms']:>7.1f} {base['p99_ms']:>7.1f} | "
-              f"{ours['rps'] / base['rps']:>9.2f}")
+        print(
+            f"{level:>4} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.1f} {ours['p99_ms']:>7.1f} | "
+            f"{base['rps']:>12.0f} {base['p50_ms']:>7.1f} {base['p99_ms']:>7.1f} | "
+            f"{ours['rps'] / base['rps']:>9.2f}"
+        )
         if ours["failures"] or base["failures"]:
             print(f"     non-200 answers: letdown {ours['failures']}, baseline {base['failures']}")
     return 0

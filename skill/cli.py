@@ -9,11 +9,11 @@ import sys
 from collections.abc import Sequence
 
 from skill.audio_build.cli import add_parser as add_audio_parser
-from skill.chat import add_chat_parser
 from skill.config import Config, ConfigError
-from skill.model_check import add_model_parser
-from skill.packaging import add_package_parser
-from skill.say import add_say_parser
+from skill.tools.chat import add_chat_parser
+from skill.tools.model_check import add_model_parser
+from skill.tools.packaging import add_package_parser
+from skill.tools.say import add_say_parser
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -68,8 +68,13 @@ def add_storage_parser(subparsers: argparse._SubParsersAction) -> None:
     storage = subparsers.add_parser("storage", help="maintain the stored playback state and preferences")
     actions = storage.add_subparsers(dest="storage_command", required=True)
     purge = actions.add_parser("purge", help="delete everything stored for users inactive for a while")
-    purge.add_argument("--older-than-days", type=int, default=365, metavar="DAYS",
-                       help="inactive for at least this many days (default 365)")
+    purge.add_argument(
+        "--older-than-days",
+        type=int,
+        default=365,
+        metavar="DAYS",
+        help="inactive for at least this many days (default 365)",
+    )
     purge.set_defaults(run=run_storage_purge)
 
 

@@ -16,6 +16,7 @@ DEFAULT_MODEL_DIR = PROJECT_ROOT / "interaction_model"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_MAX_BODY_BYTES = 128 * 1024
 ENVIRONMENTS = ("local", "production")
+DEFAULT_LOCALE = "en-US"
 
 
 class ConfigError(ValueError):

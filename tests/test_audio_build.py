@@ -80,8 +80,13 @@ def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cold_build(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[BuildOptions, BuildReport]:
     """A first build: empty cue cache, so piper really runs."""
-    options = BuildOptions(catalog_path=tiny_catalog, out_dir=tmp_path_factory.mktemp("out-cold"),
-                           cache_dir=tmp_path_factory.mktemp("cache"), engine="piper", progress=False)
+    options = BuildOptions(
+        catalog_path=tiny_catalog,
+        out_dir=tmp_path_factory.mktemp("out-cold"),
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        engine="piper",
+        progress=False,
+    )
     return options, build(options)
 
 
@@ -210,8 +215,9 @@ def test_cues_that_overlap_are_reported_with_their_text(
 
 
 def test_missing_piper_names_the_online_alternative(tmp_path: Path) -> None:
-    engine = PiperEngine(settings=PiperSettings(), command=[str(tmp_path / "no-piper")],
-                         model_path=tmp_path / "voice.onnx")
+    engine = PiperEngine(
+        settings=PiperSettings(), command=[str(tmp_path / "no-piper")], model_path=tmp_path / "voice.onnx"
+    )
     with pytest.raises(EngineUnavailable, match="--engine gtts"):
         engine.check_available()
 
@@ -219,9 +225,25 @@ def test_missing_piper_names_the_online_alternative(tmp_path: Path) -> None:
 def test_cli_with_an_unusable_piper_voice_exits_with_a_clear_error(tiny_catalog: Path, tmp_path: Path) -> None:
     env = {**os.environ, "LETDOWN_PIPER_MODEL": str(tmp_path / "missing.onnx"), "LETDOWN_TTS_ENGINE": "piper"}
     result = subprocess.run(
-        [sys.executable, "-m", "skill.cli", "audio", "build", "--catalog", str(tiny_catalog),
-         "--out-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--no-progress"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "skill.cli",
+            "audio",
+            "build",
+            "--catalog",
+            str(tiny_catalog),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "piper" in result.stderr and "--engine gtts" in result.stderr
@@ -247,8 +269,14 @@ def google_unreachable() -> Iterator[mock.MagicMock]:
 def test_gtts_without_network_names_the_offline_alternative(
     google_unreachable: mock.MagicMock, tiny_catalog: Path, tmp_path: Path
 ) -> None:
-    options = BuildOptions(catalog_path=tiny_catalog, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
-                           engine="gtts", only=("tiny-breath",), progress=False)
+    options = BuildOptions(
+        catalog_path=tiny_catalog,
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        engine="gtts",
+        only=("tiny-breath",),
+        progress=False,
+    )
     with pytest.raises(EngineUnavailable, match="--engine piper") as error:
         build(options)
     assert "internet" in str(error.value)
@@ -287,9 +315,14 @@ def test_gtts_builds_its_request_and_decodes_the_answer(tiny_catalog: Path, tmp_
 
     # Only the network call is replaced; gTTS builds the real request and parses the answer itself.
     with mock.patch.object(requests.Session, "send", fake_send):
-        options = BuildOptions(catalog_path=tiny_catalog, out_dir=tmp_path / "out",
-                               cache_dir=tmp_path / "cache", engine="gtts", only=("tiny-breath",),
-                               progress=False)
+        options = BuildOptions(
+            catalog_path=tiny_catalog,
+            out_dir=tmp_path / "out",
+            cache_dir=tmp_path / "cache",
+            engine="gtts",
+            only=("tiny-breath",),
+            progress=False,
+        )
         report = build(options)
 
     assert report.speech.synthesized == 2 and len(sent) == 2
@@ -321,18 +354,39 @@ def test_the_default_engine_is_the_offline_voice(monkeypatch: pytest.MonkeyPatch
 
 
 def test_breathing_pattern_speaks_on_the_chosen_breaths_and_counts_seconds() -> None:
-    pattern = BreathPattern(first_in_s=10.0, inhale_s=4.0, exhale_s=6.0, cycles=6,
-                            inhale_words=("Breathe in.",), exhale_words=("And out.",),
-                            count_first=1, guide_first=2, guide_every=3,
-                            reminders=("Soft shoulders.",), reminder_every=2)
+    pattern = BreathPattern(
+        first_in_s=10.0,
+        inhale_s=4.0,
+        exhale_s=6.0,
+        cycles=6,
+        inhale_words=("Breathe in.",),
+        exhale_words=("And out.",),
+        count_first=1,
+        guide_first=2,
+        guide_every=3,
+        reminders=("Soft shoulders.",),
+        reminder_every=2,
+    )
     cues = [(round(cue.at_s, 1), cue.text) for cue in pattern.cues()]
-    counted = [(10.1, "In."), (11.1, "Two."), (12.1, "Three."), (13.1, "Four."),
-               (14.1, "Out."), (15.1, "Two."), (16.1, "Three."), (17.1, "Four."), (18.1, "Five."), (19.1, "Six.")]
+    counted = [
+        (10.1, "In."),
+        (11.1, "Two."),
+        (12.1, "Three."),
+        (13.1, "Four."),
+        (14.1, "Out."),
+        (15.1, "Two."),
+        (16.1, "Three."),
+        (17.1, "Four."),
+        (18.1, "Five."),
+        (19.1, "Six."),
+    ]
     assert cues == [
-        *counted,                                            # breath 1: counted
-        (20.1, "Breathe in."), (24.1, "And out."),           # breath 2: guided
-        (44.1, "Soft shoulders."),                           # breath 4: a reminder on the out-breath
-        (50.1, "Breathe in."), (54.1, "And out."),           # breath 5: guided again (2 + 3)
-        (64.1, "Soft shoulders."),                           # breath 6: a reminder
+        *counted,  # breath 1: counted
+        (20.1, "Breathe in."),
+        (24.1, "And out."),  # breath 2: guided
+        (44.1, "Soft shoulders."),  # breath 4: a reminder on the out-breath
+        (50.1, "Breathe in."),
+        (54.1, "And out."),  # breath 5: guided again (2 + 3)
+        (64.1, "Soft shoulders."),  # breath 6: a reminder
     ]
     assert pattern.end_s == 70.0

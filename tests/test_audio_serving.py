@@ -17,7 +17,7 @@ from flask import Flask
 
 from skill.app import create_app
 from skill.config import DEFAULT_AUDIO_DIR, Config
-from skill.tracks import PLAY_ORDER, TrackCatalog, parse_token
+from skill.playback.catalog import PLAY_ORDER, TrackCatalog, parse_token
 from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient
 from tests.support.audio import fake_mp3, shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI

@@ -14,11 +14,30 @@ from tests.support.audio import check_alexa_mp3
 
 AUDIO_DIR = Path(__file__).resolve().parent.parent / "audio"
 TRACK_IDS = (
-    "breathing-1m", "breathing-2m", "breathing-5m", "breathing-10m", "letdown-visualisation",
-    "pump-head-start", "warm-compress", "breast-massage", "dmer-wave", "feed-background",
+    "breathing-1m",
+    "breathing-2m",
+    "breathing-5m",
+    "breathing-10m",
+    "letdown-visualisation",
+    "pump-head-start",
+    "warm-compress",
+    "breast-massage",
+    "dmer-wave",
+    "feed-background",
 )
-MANIFEST_FIELDS = {"file", "title", "subtitle", "duration_s", "lufs", "true_peak_dbfs", "sha256", "bytes",
-                   "engine", "voice", "loop"}
+MANIFEST_FIELDS = {
+    "file",
+    "title",
+    "subtitle",
+    "duration_s",
+    "lufs",
+    "true_peak_dbfs",
+    "sha256",
+    "bytes",
+    "engine",
+    "voice",
+    "loop",
+}
 
 
 def read_manifest() -> dict[str, dict[str, Any]]:

@@ -18,8 +18,8 @@ from flask import Flask
 
 from skill.app import create_app
 from skill.config import Config
-from skill.content import parse_ssml, plain_text, ssml_problems, tag_name
-from skill.tracks import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, parse_duration, parse_token
+from skill.playback.catalog import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, parse_duration, parse_token
+from skill.speech.content import parse_ssml, plain_text, ssml_problems, tag_name
 from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient, intent_request, resolved_slot
 from tests.support.audio import shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
@@ -568,7 +568,7 @@ def test_parse_duration(value: str | None, seconds: float | None) -> None:
 
 
 def test_tokens_name_their_track_and_foreign_tokens_are_refused(catalog: TrackCatalog) -> None:
-    from skill.tracks import make_token
+    from skill.playback.catalog import make_token
 
     token = make_token("breathing-2m")
     assert parse_token(token) == "breathing-2m" and len(token) <= MAX_TOKEN_CHARS

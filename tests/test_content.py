@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from skill.config import DEFAULT_AUDIO_DIR
-from skill.content import (
+from skill.conversation.safety import ROUTES, TRIGGERS_KEY
+from skill.speech.content import (
     ALLOWED_TAGS,
     MAX_SPEECH_CHARS,
     ContentError,
@@ -19,7 +20,6 @@ from skill.content import (
     ssml_problems,
     tag_name,
 )
-from skill.safety import ROUTES, TRIGGERS_KEY
 
 FIRST_ANSWER_MAX_WORDS = 35
 LONG_FORM_MAX_WORDS = 90

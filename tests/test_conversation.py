@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from skill import guidance
-from skill.content import ALLOWED_TAGS, MAX_SPEECH_CHARS, ContentLibrary, parse_ssml, plain_text, tag_name
-from skill.handlers.conversation import StopHandler
-from skill.responses import WHISPER_OPEN
+from skill.alexa.handlers.conversation import StopHandler
+from skill.conversation import guidance
+from skill.speech.content import ALLOWED_TAGS, MAX_SPEECH_CHARS, ContentLibrary, parse_ssml, plain_text, tag_name
+from skill.speech.render import WHISPER_OPEN
 from tests.support.alexa import AlexaClient, envelope, intent_request, new_session, resolved_slot
 
 FIRST_ANSWER_MAX_WORDS = 35
@@ -355,22 +355,18 @@ def test_stop_handler_stops_a_playing_device() -> None:
     from ask_sdk_core.serialize import DefaultSerializer
     from ask_sdk_model import RequestEnvelope
 
+    from skill.alexa.deps import SkillDeps
     from skill.config import Config
-    from skill.deps import SkillDeps
 
     class NoStore:  # persistence is not under test here: an unreachable database reads as empty
         def get_attributes(self, request_envelope: Any) -> dict:
             return {}
 
-    built = envelope(
-        intent_request("AMAZON.StopIntent"), new_session(), player_state={"playerActivity": "PLAYING"}
-    )
+    built = envelope(intent_request("AMAZON.StopIntent"), new_session(), player_state={"playerActivity": "PLAYING"})
     request_envelope = DefaultSerializer().deserialize(json.dumps(built), RequestEnvelope)
     handler_input = HandlerInput(
         request_envelope=request_envelope,
-        attributes_manager=AttributesManager(
-            request_envelope=request_envelope, persistence_adapter=NoStore()
-        ),
+        attributes_manager=AttributesManager(request_envelope=request_envelope, persistence_adapter=NoStore()),
     )
     handler = StopHandler(SkillDeps.load(Config.from_env({})))
     assert handler.can_handle(handler_input)
@@ -428,10 +424,7 @@ def test_can_fulfill_intent_request_has_no_side_effects(
     unknown_topic = can_fulfill(alexa, {"name": "TipIntent", "slots": slot("topic", "taxes")})
     assert unknown_topic["canFulfill"] == "NO"
     assert unknown_topic["slots"]["topic"] == {"canUnderstand": "NO", "canFulfill": "NO"}
-    assert (
-        can_fulfill(alexa, {"name": "BreathingIntent", "slots": slot("duration", "PT5M")})["canFulfill"]
-        == "YES"
-    )
+    assert can_fulfill(alexa, {"name": "BreathingIntent", "slots": slot("duration", "PT5M")})["canFulfill"] == "YES"
     assert can_fulfill(alexa, {"name": "RelaxTipIntent", "slots": {}}) == {"canFulfill": "YES"}
     assert can_fulfill(alexa, {"name": "OrderPizzaIntent", "slots": {}}) == {"canFulfill": "NO"}
     assert can_fulfill(alexa, {"name": "AMAZON.HelpIntent", "slots": {}}) == {"canFulfill": "NO"}

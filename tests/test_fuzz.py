@@ -123,9 +123,7 @@ def base_envelopes() -> list[dict[str, Any]]:
             },
             new_session(),
         ),
-        envelope(
-            {"type": "System.ExceptionEncountered", "error": {"type": "X"}, "cause": {"requestId": "r"}}
-        ),
+        envelope({"type": "System.ExceptionEncountered", "error": {"type": "X"}, "cause": {"requestId": "r"}}),
         envelope(
             {
                 "type": "AlexaSkillEvent.SkillDisabled",
@@ -175,9 +173,7 @@ SKELETON = {
 }
 
 
-def mutate(
-    document: dict[str, Any], choice: int, action: str, replacement: Any, spare_skeleton: bool
-) -> None:
+def mutate(document: dict[str, Any], choice: int, action: str, replacement: Any, spare_skeleton: bool) -> None:
     """Drop, replace or retype the node at one path (chosen by `choice`) of `document`, in place."""
     paths = [path for path in list(node_paths(document))[1:] if not (spare_skeleton and path in SKELETON)]
     if not paths:
@@ -219,9 +215,7 @@ content_types = (
 )
 cert_urls = (
     st.sampled_from([f"https://s3.amazonaws.com/echo.api/{variant}.pem" for variant in LEAF_VARIANTS])
-    | st.sampled_from(
-        ["http://s3.amazonaws.com/echo.api/valid.pem", "https://s3.amazonaws.com/echo.api/%2e%2e/x"]
-    )
+    | st.sampled_from(["http://s3.amazonaws.com/echo.api/valid.pem", "https://s3.amazonaws.com/echo.api/%2e%2e/x"])
     | header_text
 )
 signatures = header_text | st.binary(max_size=300).map(lambda raw: base64.b64encode(raw).decode())
@@ -277,9 +271,7 @@ def test_mutated_envelopes_never_break_the_service(alexa: AlexaClient, pki: Test
         spare_skeleton=st.booleans(),
         signed=st.integers(min_value=0, max_value=3),
     )
-    def mutated_envelope(
-        base: int, changes: list[tuple[int, str, Any]], spare_skeleton: bool, signed: int
-    ) -> None:
+    def mutated_envelope(base: int, changes: list[tuple[int, str, Any]], spare_skeleton: bool, signed: int) -> None:
         candidates = base_envelopes()
         document = candidates[base % len(candidates)]
         for choice, action, replacement in changes:
@@ -331,14 +323,8 @@ def test_deeply_nested_and_huge_bodies_never_break_the_service(alexa: AlexaClien
 
 
 @pytest.mark.parametrize("depth", [900, 5000])
-def test_deep_nesting_inside_a_signed_envelope_is_answered(
-    alexa: AlexaClient, pki: TestPKI, depth: int
-) -> None:
+def test_deep_nesting_inside_a_signed_envelope_is_answered(alexa: AlexaClient, pki: TestPKI, depth: int) -> None:
     built = envelope({"type": "SessionEndedRequest", "reason": "USER_INITIATED"}, new_session())
-    body = (
-        json.dumps(built)
-        .encode()
-        .replace(b'"reason"', b'"extra": ' + b"[" * depth + b"]" * depth + b', "reason"')
-    )
+    body = json.dumps(built).encode().replace(b'"reason"', b'"extra": ' + b"[" * depth + b"]" * depth + b', "reason"')
     assert_handled(post(alexa, body, {"Content-Type": "application/json", **pki.headers(body)}))
     assert_still_serving(alexa, pki)

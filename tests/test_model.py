@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from skill.config import DEFAULT_MODEL_DIR
-from skill.content import ContentLibrary
-from skill.model_check import check_model, invocation_name_problems, model_problems
-from skill.resolver import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, Resolver, normalise, parse_duration
+from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH
+from skill.speech.content import ContentLibrary
+from skill.text import spoken_form
+from skill.tools.model_check import check_model, invocation_name_problems, model_problems
+from skill.tools.resolver import Resolver, parse_duration
 from tests.support.server import REPO_ROOT
 
 MODEL_PATH = DEFAULT_MODEL_DIR / "en-US.json"
@@ -123,12 +125,8 @@ def test_invocation_name_rules(name: str, complaint: str) -> None:
 def test_model_rules_catch_each_kind_of_mistake() -> None:
     broken = copy.deepcopy(MODEL)
     intents = language(broken)["intents"]
-    intent_named(broken, "PainTipIntent")["samples"].append(
-        intent_named(broken, "RelaxTipIntent")["samples"][0]
-    )
-    intent_named(broken, "MassageTipIntent")["samples"] = intent_named(broken, "MassageTipIntent")["samples"][
-        :5
-    ]
+    intent_named(broken, "PainTipIntent")["samples"].append(intent_named(broken, "RelaxTipIntent")["samples"][0])
+    intent_named(broken, "MassageTipIntent")["samples"] = intent_named(broken, "MassageTipIntent")["samples"][:5]
     intent_named(broken, "ComfortTipIntent")["samples"].append("sit for {minutes}")
     intent_named(broken, "BabyFocusTipIntent")["samples"].append("look at my baby!")
     language(broken)["intents"] = [
@@ -146,9 +144,7 @@ def test_model_rules_catch_each_kind_of_mistake() -> None:
 def test_code_check_finds_intents_without_handlers_and_handlers_without_intents(tmp_path: Path) -> None:
     changed = copy.deepcopy(MODEL)
     intents = language(changed)["intents"]
-    intents.append(
-        {"name": "LullabyIntent", "samples": [f"sing lullaby number {w}" for w in "abcdefghijklmnopqrstu"]}
-    )
+    intents.append({"name": "LullabyIntent", "samples": [f"sing lullaby number {w}" for w in "abcdefghijklmnopqrstu"]})
     language(changed)["intents"] = [i for i in intents if i["name"] != "WhisperOffIntent"]
     target = tmp_path / "en-US.json"
     target.write_text(json.dumps(changed), encoding="utf-8")
@@ -172,17 +168,15 @@ def test_every_sample_resolves_to_its_own_intent(
 
 
 def test_store_card_example_phrases_are_samples_that_work(resolver: Resolver) -> None:
-    all_samples = {normalise(s) for intent in language(MODEL)["intents"] for s in intent.get("samples", [])}
+    all_samples = {spoken_form(s) for intent in language(MODEL)["intents"] for s in intent.get("samples", [])}
     for locale, card in PUBLISHING.items():
         assert len(card["examplePhrases"]) == 3, locale
         for phrase in card["examplePhrases"]:
             resolution = resolver.resolve(phrase)
             assert resolution.intent in {i["name"] for i in language(MODEL)["intents"]}, phrase
             assert resolution.intent not in (FALLBACK_INTENT, LAUNCH), phrase
-            request = re.sub(
-                r"^alexa,? (ask|tell|open) let down helper (to |for |about )?", "", phrase.lower()
-            )
-            assert normalise(request) in all_samples, phrase
+            request = re.sub(r"^alexa,? (ask|tell|open) let down helper (to |for |about )?", "", phrase.lower())
+            assert spoken_form(request) in all_samples, phrase
 
 
 def test_store_card_policy_fields() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skill.config import DEFAULT_MODEL_DIR
-from skill.packaging import PackageError, endpoint_uri, write_package
+from skill.tools.packaging import PackageError, endpoint_uri, write_package
 from tests.support.server import REPO_ROOT
 
 PUBLISHING = json.loads((DEFAULT_MODEL_DIR / "publishing.json").read_text(encoding="utf-8"))
@@ -66,9 +66,7 @@ def test_wildcard_certificate(tmp_path: Path) -> None:
     assert result.endpoint == "https://letdown.example.net/alexa"
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://example.com", "https://", "example.com/alexa", "https://x.test/a?b=1"]
-)
+@pytest.mark.parametrize("url", ["ftp://example.com", "https://", "example.com/alexa", "https://x.test/a?b=1"])
 def test_bad_endpoints(url: str) -> None:
     with pytest.raises(PackageError):
         endpoint_uri(url)

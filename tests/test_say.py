@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from skill.config import Config
-from skill.content import ContentLibrary, plain_text
-from skill.say import say
+from skill.speech.content import ContentLibrary, plain_text
+from skill.tools.say import say
 from tests.support.server import REPO_ROOT
 
 CONTENT = ContentLibrary.load().locale("en-US")

@@ -14,9 +14,8 @@ import pytest
 import requests
 from flask import Flask
 
-from skill.app import parse_envelope
 from skill.config import Config
-from skill.simulator import (
+from skill.tools.simulator import (
     MAX_TEXT_CHARS,
     SIMULATED_USER_PREFIX,
     DeviceIdentity,
@@ -26,7 +25,8 @@ from skill.simulator import (
     load_resolver,
     speech_segments,
 )
-from skill.verification import check_application_id
+from skill.web.app import parse_envelope
+from skill.web.verification import check_application_id
 from tests.support.alexa import TEST_SKILL_ID, envelope, new_session
 from tests.support.browser import write_tone_tracks
 from tests.support.pki import TestPKI

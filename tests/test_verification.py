@@ -24,7 +24,7 @@ import requests
 from flask import Flask
 
 from skill.config import ConfigError
-from skill.verification import (
+from skill.web.verification import (
     CACHE_MAX_AGE_SECONDS,
     MAX_CHAIN_BYTES,
     MAX_FETCH_TIMEOUT_SECONDS,
@@ -60,9 +60,7 @@ VARIANT_REASONS = {
 
 def session_end(**envelope_options: Any) -> dict[str, Any]:
     """A request the lifecycle handler answers with an empty 200, so these tests need no conversation code."""
-    return envelope(
-        {"type": "SessionEndedRequest", "reason": "USER_INITIATED"}, new_session(), **envelope_options
-    )
+    return envelope({"type": "SessionEndedRequest", "reason": "USER_INITIATED"}, new_session(), **envelope_options)
 
 
 def encode(built: dict[str, Any]) -> bytes:
@@ -182,17 +180,13 @@ INVALID_CERT_URLS = [
 
 
 @pytest.mark.parametrize("url", VALID_CERT_URLS)
-def test_amazons_valid_cert_url_examples_are_accepted(
-    echo_cert_client: AlexaClient, pki: TestPKI, url: str
-) -> None:
+def test_amazons_valid_cert_url_examples_are_accepted(echo_cert_client: AlexaClient, pki: TestPKI, url: str) -> None:
     body = encode(session_end())
     assert_accepted(echo_cert_client.post_raw(body, signed_headers(pki, body, url)))
 
 
 @pytest.mark.parametrize(("url", "reason"), INVALID_CERT_URLS)
-def test_invalid_cert_urls_are_rejected(
-    echo_cert_client: AlexaClient, pki: TestPKI, url: str, reason: str
-) -> None:
+def test_invalid_cert_urls_are_rejected(echo_cert_client: AlexaClient, pki: TestPKI, url: str, reason: str) -> None:
     # The valid chain sits in the folder under `echo-api-cert.pem`: only the URL rule can refuse these.
     body = encode(session_end())
     assert_rejected(echo_cert_client.post_raw(body, signed_headers(pki, body, url)), reason)
@@ -258,9 +252,7 @@ def test_chain_file_that_is_not_pem_is_rejected(
     assert_accepted(client.post_raw(body, signed_headers(pki, body, url + "good.pem")))
 
 
-def test_chain_signed_by_another_trusted_identity_does_not_verify_this_body(
-    alexa: AlexaClient, pki: TestPKI
-) -> None:
+def test_chain_signed_by_another_trusted_identity_does_not_verify_this_body(alexa: AlexaClient, pki: TestPKI) -> None:
     # A real, trusted chain, but the body was signed by a different key (the expired identity's).
     body = encode(session_end())
     headers = signed_headers(pki, body, pki.chain_url("valid"), variant="expired")
@@ -444,9 +436,7 @@ def test_json_that_is_not_an_envelope_is_rejected(alexa: AlexaClient, pki: TestP
     assert_rejected(reply, "body is not an Alexa request envelope")
 
 
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
-)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"])
 def test_wrong_content_type_is_rejected(alexa: AlexaClient, pki: TestPKI, content_type: str) -> None:
     body = encode(session_end())
     headers = {**signed_headers(pki, body, pki.chain_url()), "Content-Type": content_type}
@@ -510,9 +500,7 @@ def test_only_urls_that_pass_the_rules_are_fetched(pki: TestPKI) -> None:
         with pytest.raises(VerificationError, match=re.escape(reason)):
             verify_at(verifier, pki, url, time.time())
     assert fetch.calls == []
-    verify_at(
-        verifier, pki, "HTTPS://S3.amazonaws.com:443/echo.api/../echo.api/echo-api-cert.pem", time.time()
-    )
+    verify_at(verifier, pki, "HTTPS://S3.amazonaws.com:443/echo.api/../echo.api/echo-api-cert.pem", time.time())
     assert fetch.calls == [(ECHO_CERT_URL, MAX_FETCH_TIMEOUT_SECONDS, MAX_CHAIN_BYTES)]
     assert 0 < MAX_FETCH_TIMEOUT_SECONDS <= 2
 

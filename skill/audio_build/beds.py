@@ -43,8 +43,9 @@ def synthesize_bed(track: Track, sample_rate: int) -> np.ndarray:
     if bed.pad_db is not None:
         out += db_to_gain(bed.pad_db) * pad(n, sample_rate, bed.root_hz)
     if track.pattern is not None:
-        out += db_to_gain(bed.tone_db) * pacing_tone(n, sample_rate, track.pattern, bed.tone_low_hz,
-                                                     bed.tone_high_hz, breath)
+        out += db_to_gain(bed.tone_db) * pacing_tone(
+            n, sample_rate, track.pattern, bed.tone_low_hz, bed.tone_high_hz, breath
+        )
     out *= db_to_gain(REFERENCE_LUFS + bed.level_db - integrated_loudness(out, sample_rate))
     for at_s in bed.chimes:
         add_chime(out, sample_rate, at_s, REFERENCE_RMS * db_to_gain(bed.chime_db))
@@ -62,8 +63,9 @@ def breath_curve(n: int, sample_rate: int, pattern: BreathPattern) -> np.ndarray
     return curve
 
 
-def pacing_tone(n: int, sample_rate: int, pattern: BreathPattern, low_hz: float, high_hz: float,
-                breath: np.ndarray | None = None) -> np.ndarray:
+def pacing_tone(
+    n: int, sample_rate: int, pattern: BreathPattern, low_hz: float, high_hz: float, breath: np.ndarray | None = None
+) -> np.ndarray:
     """A warm tone whose pitch and level follow the breath; unit RMS at the top of a breath."""
     if breath is None:
         breath = breath_curve(n, sample_rate, pattern)
@@ -118,15 +120,16 @@ def add_chime(out: np.ndarray, sample_rate: int, at_s: float, level: float) -> N
     if length <= 0:
         return
     t = np.arange(length) / sample_rate
-    bell = sum(weight * np.exp(-t / decay_s) * np.sin(2 * np.pi * CHIME_HZ * ratio * t)
-               for ratio, weight, decay_s in BELL_PARTIALS)
+    bell = sum(
+        weight * np.exp(-t / decay_s) * np.sin(2 * np.pi * CHIME_HZ * ratio * t)
+        for ratio, weight, decay_s in BELL_PARTIALS
+    )
     bell *= _ramp(t / 0.004)
     head = bell[: min(length, sample_rate // 2)]
     out[start : start + length] += level * bell / np.sqrt(np.mean(head**2))
 
 
-def _noise_layer(n: int, sample_rate: int, bed: Bed, rng: np.random.Generator,
-                 breath: np.ndarray | None) -> np.ndarray:
+def _noise_layer(n: int, sample_rate: int, bed: Bed, rng: np.random.Generator, breath: np.ndarray | None) -> np.ndarray:
     noise = shaped_noise(n, sample_rate, rng, bed.noise_cutoff_hz)
     if breath is not None:
         return noise * (0.7 + 0.3 * breath)

@@ -112,16 +112,14 @@ def build(options: BuildOptions, engine: TtsEngine | None = None) -> BuildReport
             report.attempts[track.id] = encoded.attempts
             bar.update(1)
 
-    report.manifest = {track_id: report.manifest[track_id] for track_id in catalog.ids
-                       if track_id in report.manifest}
+    report.manifest = {track_id: report.manifest[track_id] for track_id in catalog.ids if track_id in report.manifest}
     manifest_text = json.dumps(report.manifest, indent=2, ensure_ascii=False) + "\n"
     _write_atomically(options.out_dir / MANIFEST_NAME, manifest_text.encode())
     report.total_s = time.perf_counter() - started
     return report
 
 
-def _encode_all(tracks: list[Track], speech: dict[str, np.ndarray],
-                jobs: int) -> Iterator[tuple[Track, EncodedTrack]]:
+def _encode_all(tracks: list[Track], speech: dict[str, np.ndarray], jobs: int) -> Iterator[tuple[Track, EncodedTrack]]:
     """Encodes tracks, longest first, in `jobs` processes (the result does not depend on `jobs`)."""
     ordered = sorted(tracks, key=lambda track: -track.length_s)
     if jobs <= 1 or len(ordered) <= 1:
@@ -129,8 +127,9 @@ def _encode_all(tracks: list[Track], speech: dict[str, np.ndarray],
             yield track, encode_track(track, speech)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(encode_track, track, {text: speech[text] for text in track.texts}): track
-                   for track in ordered}
+        futures = {
+            pool.submit(encode_track, track, {text: speech[text] for text in track.texts}): track for track in ordered
+        }
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -186,8 +185,10 @@ def encode_track(track: Track, speech: dict[str, np.ndarray]) -> EncodedTrack:
         target += TARGET_LUFS - lufs
         if peak > TRUE_PEAK_LIMIT_DBFS - PEAK_MARGIN_DB:
             ceiling -= peak - (TRUE_PEAK_LIMIT_DBFS - 2 * PEAK_MARGIN_DB)
-    raise BuildError(f"track {track.id!r}: cannot reach {TARGET_LUFS} LUFS with true peak ≤ "
-                     f"{TRUE_PEAK_LIMIT_DBFS} dBFS (last: {lufs:.2f} LUFS, {peak:.2f} dBFS)")
+    raise BuildError(
+        f"track {track.id!r}: cannot reach {TARGET_LUFS} LUFS with true peak ≤ "
+        f"{TRUE_PEAK_LIMIT_DBFS} dBFS (last: {lufs:.2f} LUFS, {peak:.2f} dBFS)"
+    )
 
 
 def manifest_entry(track: Track, encoded: EncodedTrack, engine: TtsEngine, key: str) -> dict[str, Any]:

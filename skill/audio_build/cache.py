@@ -48,8 +48,9 @@ class CueCache:
         key = self.key(text)
         return self.directory / key[:2] / f"{key}.npy"
 
-    def speech_for(self, texts: Sequence[str], progress: Callable[[int], None]) -> tuple[dict[str, np.ndarray],
-                                                                                        SynthesisStats]:
+    def speech_for(
+        self, texts: Sequence[str], progress: Callable[[int], None]
+    ) -> tuple[dict[str, np.ndarray], SynthesisStats]:
         """PCM for every text: from the cache where present, else synthesized in one batch and stored."""
         unique = list(dict.fromkeys(texts))
         speech: dict[str, np.ndarray] = {}
@@ -63,8 +64,7 @@ class CueCache:
                 progress(1)
         if missing:
             self.engine.check_available()
-            for text, clip in zip(missing, self.engine.synthesize(missing, self.sample_rate, progress),
-                                  strict=True):
+            for text, clip in zip(missing, self.engine.synthesize(missing, self.sample_rate, progress), strict=True):
                 self._store(text, clip)
                 speech[text] = clip
         return speech, SynthesisStats(synthesized=len(missing), cached=len(unique) - len(missing))

@@ -185,8 +185,19 @@ def load_catalog(path: Path) -> Catalog:
 def _parse_track(entry: Mapping[str, Any]) -> Track:
     track_id = str(entry.get("id", "?"))
     where = f"track {track_id!r}"
-    allowed = {"id", "title", "subtitle", "length_s", "source", "bed", "cues", "pattern", "loop",
-               "fade_in_s", "fade_out_s"}
+    allowed = {
+        "id",
+        "title",
+        "subtitle",
+        "length_s",
+        "source",
+        "bed",
+        "cues",
+        "pattern",
+        "loop",
+        "fade_in_s",
+        "fade_out_s",
+    }
     _check_keys(entry, allowed, where)
     for required in ("id", "title", "subtitle", "length_s", "source", "bed"):
         if required not in entry:

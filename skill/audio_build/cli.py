@@ -16,22 +16,39 @@ PROJECT_AUDIO_DIR = Path(__file__).resolve().parents[2] / "audio"
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=["piper", "gtts"], default=None,
-                        help="TTS engine for the spoken cues (default: $LETDOWN_TTS_ENGINE, else piper, offline)")
+    parser.add_argument(
+        "--engine",
+        choices=["piper", "gtts"],
+        default=None,
+        help="TTS engine for the spoken cues (default: $LETDOWN_TTS_ENGINE, else piper, offline)",
+    )
     parser.add_argument("--only", nargs="+", metavar="ID", default=[], help="build only these track ids")
-    parser.add_argument("--out-dir", type=Path, default=PROJECT_AUDIO_DIR,
-                        help="where the MP3s and manifest.json go (default: audio/ of this checkout)")
-    parser.add_argument("--catalog", type=Path, default=None,
-                        help="track catalog (default: audio/catalog.toml of this checkout)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="cache of synthesized cues (default: the user cache folder)")
-    parser.add_argument("--force", action="store_true",
-                        help="rebuild every selected track, even those already up to date")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="tracks encoded in parallel (default: up to 2)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=PROJECT_AUDIO_DIR,
+        help="where the MP3s and manifest.json go (default: audio/ of this checkout)",
+    )
+    parser.add_argument(
+        "--catalog", type=Path, default=None, help="track catalog (default: audio/catalog.toml of this checkout)"
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache of synthesized cues (default: the user cache folder)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild every selected track, even those already up to date"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="tracks encoded in parallel (default: up to 2)"
+    )
     progress = parser.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="always show the progress bar (default: only on a terminal)")
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always show the progress bar (default: only on a terminal)",
+    )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
 
 
@@ -66,14 +83,17 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"letdown audio build: {error}", file=sys.stderr)
         return 2
     speech = report.speech
-    print(f"built {len(report.built)} track(s) into {options.out_dir} in {report.total_s:.1f}s "
-          f"({len(report.up_to_date)} already up to date; {speech.synthesized} cue(s) synthesized, "
-          f"{speech.cached} from the cache)")
+    print(
+        f"built {len(report.built)} track(s) into {options.out_dir} in {report.total_s:.1f}s "
+        f"({len(report.up_to_date)} already up to date; {speech.synthesized} cue(s) synthesized, "
+        f"{speech.cached} from the cache)"
+    )
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skill.audio_build",
-                                     description="Build the relaxation tracks (same as `letdown audio build`).")
+    parser = argparse.ArgumentParser(
+        prog="python -m skill.audio_build", description="Build the relaxation tracks (same as `letdown audio build`)."
+    )
     add_build_arguments(parser)
     return run_build(parser.parse_args(argv))

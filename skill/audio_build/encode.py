@@ -47,6 +47,5 @@ def decode_mp3(mp3: bytes) -> np.ndarray:
     """Mono float samples at SAMPLE_RATE (miniaudio's decoder, independent of LAME)."""
     import miniaudio
 
-    decoded = miniaudio.decode(mp3, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1,
-                               sample_rate=SAMPLE_RATE)
+    decoded = miniaudio.decode(mp3, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1, sample_rate=SAMPLE_RATE)
     return np.asarray(decoded.samples, dtype=np.float64)

@@ -76,8 +76,13 @@ def limit(samples: np.ndarray, sample_rate: int, ceiling_dbfs: float, circular: 
     return limited
 
 
-def normalise(samples: np.ndarray, sample_rate: int, ceiling_dbfs: float = TRUE_PEAK_CEILING_DBFS,
-              target_lufs: float = TARGET_LUFS, circular: bool = False) -> np.ndarray:
+def normalise(
+    samples: np.ndarray,
+    sample_rate: int,
+    ceiling_dbfs: float = TRUE_PEAK_CEILING_DBFS,
+    target_lufs: float = TARGET_LUFS,
+    circular: bool = False,
+) -> np.ndarray:
     """Gain, then limit, so the result has the target loudness and its true peak under the ceiling.
 
     Limiting lowers the loudness, so the gain is found by the secant method: loudness after limiting grows

@@ -49,8 +49,9 @@ def level_speech(clip: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def place_cues(track: Track, speech: Mapping[str, np.ndarray], sample_rate: int) -> list[Placement]:
     """Cue positions, checked: no cue runs into the next or into the fade-out."""
-    placements = [Placement(round(cue.at_s * sample_rate), level_speech(speech[cue.text], sample_rate))
-                  for cue in track.cues]
+    placements = [
+        Placement(round(cue.at_s * sample_rate), level_speech(speech[cue.text], sample_rate)) for cue in track.cues
+    ]
     limit = round((track.length_s - (0 if track.loop else track.fade_out_s)) * sample_rate)
     gap = round(CUE_GAP_S * sample_rate)
     for index, (cue, placement) in enumerate(zip(track.cues, placements, strict=True)):

@@ -111,12 +111,21 @@ class PiperEngine:
     def _run(self, input_file: Path, output_dir: Path, progress: Progress) -> list[Path]:
         assert self.command is not None and self.model_path is not None
         args = [
-            *self.command, "--model", str(self.model_path), "--input-file", str(input_file),
-            "--output-dir", str(output_dir),
-            "--length-scale", str(self.settings.length_scale),
-            "--noise-scale", str(self.settings.noise_scale),
-            "--noise-w-scale", str(self.settings.noise_w_scale),
-            "--sentence-silence", str(self.settings.sentence_silence_s),
+            *self.command,
+            "--model",
+            str(self.model_path),
+            "--input-file",
+            str(input_file),
+            "--output-dir",
+            str(output_dir),
+            "--length-scale",
+            str(self.settings.length_scale),
+            "--noise-scale",
+            str(self.settings.noise_scale),
+            "--noise-w-scale",
+            str(self.settings.noise_w_scale),
+            "--sentence-silence",
+            str(self.settings.sentence_silence_s),
         ]
         # piper logs "Wrote <path>" once per input line, in input order.
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -201,8 +210,9 @@ class GttsEngine:
 
         buffer = io.BytesIO()
         try:
-            gTTS(_one_line(text), lang=self.lang, tld=self.tld, lang_check=False,
-                 timeout=GTTS_TIMEOUT_S).write_to_fp(buffer)
+            gTTS(_one_line(text), lang=self.lang, tld=self.tld, lang_check=False, timeout=GTTS_TIMEOUT_S).write_to_fp(
+                buffer
+            )
         except gTTSError as error:
             raise _gtts_unavailable(f"Google's TTS service could not be used ({error})") from error
         if not buffer.getvalue():
@@ -220,8 +230,7 @@ def _gtts_unavailable(reason: str) -> EngineUnavailable:
 def decode_mp3_to_rate(mp3: bytes, sample_rate: int) -> np.ndarray:
     import miniaudio
 
-    decoded = miniaudio.decode(mp3, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1,
-                               sample_rate=sample_rate)
+    decoded = miniaudio.decode(mp3, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1, sample_rate=sample_rate)
     return trim_silence(np.asarray(decoded.samples, dtype=np.float32), sample_rate)
 
 
@@ -241,8 +250,9 @@ def _to_rate(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     return trim_silence(samples, target_rate)
 
 
-def trim_silence(samples: np.ndarray, sample_rate: int, threshold_db: float = -45.0,
-                 margin_s: float = 0.03) -> np.ndarray:
+def trim_silence(
+    samples: np.ndarray, sample_rate: int, threshold_db: float = -45.0, margin_s: float = 0.03
+) -> np.ndarray:
     """Cut leading and trailing silence so a cue starts speaking at its `at` time."""
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak == 0.0:

@@ -9,8 +9,8 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_locale, is_request_type
 from ask_sdk_model import Response
 
-from skill.deps import SkillDeps
-from skill.responses import LAST_MESSAGE
+from skill.alexa.deps import SkillDeps
+from skill.speech.render import LAST_MESSAGE
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Thin handlers for the conversation: launch, the guide, tips, D-MER, reassurance, safety, built-ins.
 
 Each handler names the intents it answers in `intent_names` (used by `letdown model check`); the
-logic lives in skill.guidance, skill.dmer and skill.safety, the words in skill/locale.
+logic lives in skill.conversation (guidance, dmer, safety), the words in skill/speech/locale.
 Playback handlers are registered before these, so Stop/Cancel/StartOver/Next/Previous while a track of
 ours is current go there; the rest come here.
 """
@@ -25,11 +25,13 @@ from ask_sdk_model.canfulfill import (
 )
 from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
 
-from skill import dmer, guidance, safety
-from skill.content import LocaleContent
-from skill.deps import SkillDeps
-from skill.resolver import DURATION_TYPE, InteractionModel
-from skill.responses import (
+from skill.alexa.deps import SkillDeps
+from skill.alexa.slots import resolved_slot_id, slot_values
+from skill.alexa.slots import slot as named_slot
+from skill.conversation import dmer, guidance, safety
+from skill.interaction_model import DURATION_TYPE, InteractionModel
+from skill.speech.content import LocaleContent
+from skill.speech.render import (
     WHISPER_KEY,
     Reply,
     content_for,
@@ -38,8 +40,6 @@ from skill.responses import (
     speak,
     speak_reply,
 )
-from skill.slots import resolved_slot_id, slot_values
-from skill.slots import slot as named_slot
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,7 @@ class ConversationHandler(AbstractRequestHandler):
         self.deps = deps
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("IntentRequest")(handler_input) and get_intent_name(handler_input) in (
-            self.intent_names
-        )
+        return is_request_type("IntentRequest")(handler_input) and get_intent_name(handler_input) in (self.intent_names)
 
     def content(self, handler_input: HandlerInput) -> LocaleContent:
         return content_for(handler_input, self.deps)
@@ -324,7 +322,7 @@ class UnmatchedIntentHandler(ConversationHandler):
 
 def breathing_handoff(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     """Yes to "a breathing exercise?": whatever BreathingIntent does, else the spoken routine."""
-    from skill import playback  # the audio side; imported late so this module loads without it
+    from skill.alexa import audio_player as playback  # the audio side; imported late so this module loads without it
 
     start_breathing = getattr(playback, "breathing_response", None)
     if start_breathing is not None:

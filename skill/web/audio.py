@@ -19,7 +19,7 @@ from werkzeug.http import parse_range_header
 from werkzeug.utils import send_file
 
 from skill.config import Config
-from skill.tracks import VERSION_CHARS, VERSION_PARAM, ServedFile, TrackCatalog
+from skill.playback.catalog import VERSION_CHARS, VERSION_PARAM, ServedFile, TrackCatalog
 
 MP3_MIMETYPE = "audio/mpeg"
 VERSIONED_MAX_AGE_S = 365 * 24 * 3600

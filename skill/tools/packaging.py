@@ -208,13 +208,9 @@ def run_package(args: argparse.Namespace) -> int:
 
 
 def add_package_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "package", help="write an ASK CLI project (manifest and interaction models)"
-    )
+    parser = subparsers.add_parser("package", help="write an ASK CLI project (manifest and interaction models)")
     parser.add_argument("--endpoint", required=True, help="the HTTPS URL Alexa posts to (…/alexa)")
-    parser.add_argument(
-        "--out", type=Path, default=Path("ask-project"), help="output folder (default ./ask-project)"
-    )
+    parser.add_argument("--out", type=Path, default=Path("ask-project"), help="output folder (default ./ask-project)")
     parser.add_argument(
         "--wildcard-certificate",
         action="store_true",

@@ -30,8 +30,10 @@ from ask_sdk_model.interfaces.audioplayer import (
     Stream,
 )
 
-from skill.deps import SkillDeps
-from skill.responses import (
+from skill.alexa.deps import SkillDeps
+from skill.alexa.slots import resolved_slot_id, slot
+from skill.playback.catalog import Track, make_token, parse_duration
+from skill.speech.render import (
     LAST_OFFER,
     choose_reprompt,
     content_for,
@@ -41,8 +43,6 @@ from skill.responses import (
     whisper_preferred,
     whispered,
 )
-from skill.slots import resolved_slot_id, slot
-from skill.tracks import Track, make_token, parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ pure function of the model and the locale content (for the safety triggers):
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -22,23 +21,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from skill import safety
-from skill.content import DEFAULT_LOCALE, LocaleContent
+from skill.conversation import safety
+from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, IntentDef, InteractionModel
+from skill.speech.content import LocaleContent
+from skill.text import NUMBER_VALUES, spoken_form
 
 log = logging.getLogger(__name__)
 
-LAUNCH = "LaunchRequest"
-FALLBACK_INTENT = "AMAZON.FallbackIntent"
-DURATION_TYPE = "AMAZON.DURATION"
 MIN_SCORE = 0.55
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
 LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
-MAX_SPELLED_DIGITS = 3
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
 BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -74,18 +70,9 @@ BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )  # fmt: skip
 
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-)  # fmt: skip
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_NUMBER_VALUES: Mapping[str, int] = MappingProxyType(
-    {**{word: n for n, word in enumerate(_ONES)}, **{word: 10 * n for n, word in enumerate(_TENS) if n >= 2},
-     "a": 1, "an": 1}
-)  # fmt: skip
 _UNIT_SECONDS = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60,
                  "mins": 60, "hour": 3600, "hours": 3600}  # fmt: skip
-_NUMBER_WORD = "(?:" + "|".join(sorted(_NUMBER_VALUES, key=len, reverse=True)) + ")"
+_NUMBER_WORD = "(?:" + "|".join(sorted(NUMBER_VALUES, key=len, reverse=True)) + ")"
 _NUMBER = rf"(?:\d+|{_NUMBER_WORD}(?: {_NUMBER_WORD})?)"  # digits: numbers too long to spell out
 _UNIT = "(?:" + "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)) + ")"
 DURATION_PATTERN = (
@@ -94,31 +81,9 @@ DURATION_PATTERN = (
 )
 
 
-def number_to_words(number: int) -> str:
-    """0–999 as words ("10" → "ten"), so spoken-style samples match typed digits."""
-    if number < 20:
-        return _ONES[number]
-    if number < 100:
-        tens, ones = divmod(number, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    hundreds, rest = divmod(number, 100)
-    return f"{_ONES[hundreds]} hundred" + (f" {number_to_words(rest)}" if rest else "")
-
-
-def normalise(text: str) -> str:
-    """Lower-case words: numbers up to 999 spelled out, hyphens and punctuation to spaces, apostrophes
-    dropped. Longer digit runs stay digits: read in pieces, "1000" would become "one hundred zero"."""
-    text = re.sub(r"\d+", lambda m: f" {_spelled(m.group())} ", text)
-    return safety.normalise(text)
-
-
-def _spelled(digits: str) -> str:
-    return number_to_words(int(digits)) if len(digits) <= MAX_SPELLED_DIGITS else digits
-
-
 def parse_duration(spoken: str) -> str | None:
     """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
-    text = normalise(spoken)
+    text = spoken_form(spoken)
     if not re.fullmatch(DURATION_PATTERN, text):
         return None
     if text.startswith("half a"):
@@ -135,7 +100,7 @@ def parse_duration(spoken: str) -> str | None:
         elif amount_words[:2] == ["a", "few"]:
             amount = 3
         else:
-            amount = sum(int(word) if word.isdigit() else _NUMBER_VALUES[word] for word in amount_words)
+            amount = sum(int(word) if word.isdigit() else NUMBER_VALUES[word] for word in amount_words)
         seconds = amount * unit + (unit // 2 if half else 0)
     return iso_duration(seconds)
 
@@ -145,66 +110,6 @@ def iso_duration(seconds: int) -> str:
     minutes, secs = divmod(rest, 60)
     parts = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
     return "PT" + (parts or "0S")
-
-
-@dataclass(frozen=True)
-class SlotValue:
-    id: str
-    name: str
-    synonyms: tuple[str, ...]
-
-    def phrases(self) -> tuple[str, ...]:
-        return (self.name, *self.synonyms)
-
-
-@dataclass(frozen=True)
-class IntentDef:
-    name: str
-    slots: Mapping[str, str]  # slot name → slot type
-    samples: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class InteractionModel:
-    """The parts of an ASK interaction model the skill reads."""
-
-    invocation_name: str
-    intents: Mapping[str, IntentDef]
-    types: Mapping[str, tuple[SlotValue, ...]]
-
-    @classmethod
-    def load(cls, path: Path) -> InteractionModel:
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> InteractionModel:
-        language = document["interactionModel"]["languageModel"]
-        intents = {}
-        for intent in language.get("intents", []):
-            slots = {slot["name"]: slot["type"] for slot in intent.get("slots", [])}
-            intents[intent["name"]] = IntentDef(intent["name"], slots, tuple(intent.get("samples", [])))
-        types = {}
-        for slot_type in language.get("types", []):
-            values = []
-            for value in slot_type.get("values", []):
-                name = value["name"]
-                values.append(
-                    SlotValue(
-                        value.get("id") or name["value"], name["value"], tuple(name.get("synonyms", []))
-                    )
-                )
-            types[slot_type["name"]] = tuple(values)
-        return cls(language.get("invocationName", ""), MappingProxyType(intents), MappingProxyType(types))
-
-    def value_id(self, slot_type: str, spoken: str | None) -> str | None:
-        """The id of the slot value whose name or synonym is `spoken` (normalised), else None."""
-        if not spoken:
-            return None
-        wanted = normalise(spoken)
-        for value in self.types.get(slot_type, ()):
-            if wanted == normalise(value.id) or any(wanted == normalise(p) for p in value.phrases()):
-                return value.id
-        return None
 
 
 @dataclass(frozen=True)
@@ -237,7 +142,7 @@ class Resolver:
         return cls(InteractionModel.load(path), content)
 
     def resolve(self, utterance: str) -> Resolution:
-        text = self._strip_invocation(normalise(utterance))
+        text = self._strip_invocation(spoken_form(utterance))
         if text is None:
             return Resolution(LAUNCH, {}, 1.0)
         route = safety.red_flag_route([text], self.content) if self.content is not None else None
@@ -259,7 +164,7 @@ class Resolver:
         words = text.split()
         if words[:1] == ["alexa"]:
             words = words[1:]
-        invocation = normalise(self.model.invocation_name).split()
+        invocation = spoken_form(self.model.invocation_name).split()
         for start in (0, 1):
             if (
                 invocation
@@ -293,10 +198,10 @@ class Resolver:
                 open_pattern = self._slot_pattern(slot_type) if slot_type == DURATION_TYPE else r"[\w ]+?"
                 loose.append(f"(?P<{name}>{open_pattern})")
                 tokens.append(part)
-            elif normalise(part):
-                strict.append(re.escape(normalise(part)))
-                loose.append(re.escape(normalise(part)))
-                tokens.extend(normalise(part).split())
+            elif spoken_form(part):
+                strict.append(re.escape(spoken_form(part)))
+                loose.append(re.escape(spoken_form(part)))
+                tokens.extend(spoken_form(part).split())
         literal_words = len(tokens) - len(slot_names)
         return _Template(
             intent.name,
@@ -309,7 +214,7 @@ class Resolver:
     def _slot_pattern(self, slot_type: str) -> str:
         if slot_type == DURATION_TYPE:
             return DURATION_PATTERN
-        phrases = {normalise(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
+        phrases = {spoken_form(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
         phrases.discard("")
         if not phrases:
             return r"[\w ]+?"
@@ -328,9 +233,7 @@ class Resolver:
             pattern = pattern_of(template)
             match = pattern.fullmatch(text) if pattern is not None else None
             if match is not None:
-                slots = {
-                    name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names
-                }
+                slots = {name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names}
                 return Resolution(template.intent, self._with_empty_slots(template.intent, slots), score)
         return None
 
@@ -341,10 +244,7 @@ class Resolver:
         return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
 
     def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:
-        return {
-            name: dict(found.get(name, {"value": None, "id": None}))
-            for name in self.model.intents[intent].slots
-        }
+        return {name: dict(found.get(name, {"value": None, "id": None})) for name in self.model.intents[intent].slots}
 
     # --- fuzzy overlap ---------------------------------------------------------------------------
 
@@ -394,36 +294,3 @@ class Resolver:
 
     def _mass(self, bag: Counter[str]) -> float:
         return sum(self._weight(token) * count for token, count in bag.items())
-
-
-class ModelCatalog:
-    """The interaction models of every locale in a folder (`<locale>.json`), with the content's fallback."""
-
-    def __init__(self, models: Mapping[str, InteractionModel]) -> None:
-        self._models = MappingProxyType(dict(models))
-
-    @classmethod
-    def load(cls, model_dir: Path) -> ModelCatalog:
-        models = {}
-        for path in sorted(Path(model_dir).glob("*.json")) if Path(model_dir).is_dir() else ():
-            if not re.fullmatch(r"[a-z]{2}-[A-Z]{2}", path.stem):
-                continue
-            try:
-                models[path.stem] = InteractionModel.load(path)
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                log.warning("interaction model %s cannot be read: %s", path, error)
-        return cls(models)
-
-    def models(self) -> tuple[InteractionModel, ...]:
-        return tuple(self._models.values())
-
-    def for_locale(self, locale: str | None) -> InteractionModel | None:
-        if locale in self._models:
-            return self._models[locale]
-        language = (locale or "").split("-")[0]
-        same_language = [name for name in sorted(self._models) if name.split("-")[0] == language]
-        if DEFAULT_LOCALE in same_language:
-            return self._models[DEFAULT_LOCALE]
-        if same_language:
-            return self._models[same_language[0]]
-        return self._models.get(DEFAULT_LOCALE)

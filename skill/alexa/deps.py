@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from skill.config import Config
-from skill.content import ContentLibrary
-from skill.resolver import ModelCatalog
-from skill.tracks import TrackCatalog
+from skill.interaction_model import ModelCatalog
+from skill.playback.catalog import TrackCatalog
+from skill.speech.content import ContentLibrary
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ask_sdk_core.skill import CustomSkill
 from ask_sdk_core.skill_builder import CustomSkillBuilder
 
-from skill.deps import SkillDeps
-from skill.handlers import conversation, lifecycle, playback
+from skill.alexa.deps import SkillDeps
+from skill.alexa.handlers import conversation, lifecycle, playback
 from skill.storage import AttributeStore
 
 

@@ -1,7 +1,7 @@
 """The guide's conversation logic: which answer, which offer after it, which tip next, what "more" means.
 
 Pure functions of the session attributes and the locale content; they return a `Reply` and update only
-`heard_tips`. Handlers render the reply with `skill.responses.speak_reply`.
+`heard_tips`. Handlers render the reply with `skill.speech.render.speak_reply`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
-from skill import dmer
-from skill.content import LocaleContent
-from skill.responses import HEARD_TIPS, LAST_FORM, LAST_MESSAGE, LAST_OFFER, Reply
+from skill.conversation import dmer
+from skill.speech.content import LocaleContent
+from skill.speech.render import HEARD_TIPS, LAST_FORM, LAST_MESSAGE, LAST_OFFER, Reply
 
 # The order "another tip" walks through (seed §4), then the extra pumping-away tip.
 TIP_IDS = ("relax", "comfort", "baby", "pumping_away", "head_start", "pain", "massage", "warmth")
@@ -76,9 +76,7 @@ def offer_after(message_id: str, form: str, heard: Sequence[str], content: Local
     return "offer.breathing"
 
 
-def answer(
-    message_id: str, attributes: Mapping[str, Any], content: LocaleContent, form: str = "text"
-) -> Reply:
+def answer(message_id: str, attributes: Mapping[str, Any], content: LocaleContent, form: str = "text") -> Reply:
     """A guide answer with whatever goes with it and the right offer after it."""
     return Reply(
         message_id,

@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
+from skill.config import DEFAULT_LOCALE
+
 DEFAULT_ROOT = Path(__file__).resolve().parent / "locale"
-DEFAULT_LOCALE = "en-US"
 MESSAGE_FORMS = ("text", "long", "reprompt")
 MESSAGE_KEYS = frozenset({"source", *MESSAGE_FORMS})
 DATA_KEYS = frozenset({"source", "data"})

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from skill.config import Config
-from skill.content import DEFAULT_LOCALE, parse_ssml, plain_text, tag_name
-from skill.deps import SkillDeps
-from skill.resolver import Resolver
+from skill.alexa.deps import SkillDeps
+from skill.config import DEFAULT_LOCALE, Config
+from skill.speech.content import parse_ssml, plain_text, tag_name
+from skill.tools.resolver import Resolver
 
 DEFAULT_INVOCATION_NAME = "let down helper"
 LOCAL_APPLICATION_ID = "amzn1.ask.skill.local-simulator"
@@ -687,7 +687,7 @@ def create_simulator_blueprint(deps: SkillDeps) -> Blueprint:
         )
 
     def handle(work: Callable[[], tuple[Response, int]]) -> tuple[Response, int]:
-        from skill.app import BadRequest
+        from skill.web.errors import BadRequest
 
         try:
             return work()

@@ -12,10 +12,10 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.response_helper import ResponseFactory
 from ask_sdk_core.utils import get_locale
 
-from skill.content import MAX_SPEECH_CHARS, LocaleContent
+from skill.speech.content import MAX_SPEECH_CHARS, LocaleContent
 
-if TYPE_CHECKING:  # skill.deps imports the track catalog; only its type is needed here
-    from skill.deps import SkillDeps
+if TYPE_CHECKING:  # skill.alexa.deps imports the track catalog; only its type is needed here
+    from skill.alexa.deps import SkillDeps
 
 # Session attribute names (the contract's conversation state plus what Repeat and Tell-me-more need).
 LAST_MESSAGE = "last_message"
@@ -129,11 +129,7 @@ def choose_reprompt(
     if reprompt is not None:
         return content.pick(reprompt)
     if then is not None:
-        return (
-            content.pick(then, "reprompt")
-            if content.has(then, "reprompt")
-            else content.pick(DEFAULT_OFFER_REPROMPT)
-        )
+        return content.pick(then, "reprompt") if content.has(then, "reprompt") else content.pick(DEFAULT_OFFER_REPROMPT)
     if content.has(message_id, "reprompt"):
         return content.pick(message_id, "reprompt")
     return None

@@ -464,7 +464,6 @@ class RequestVerifier:
             raise VerificationError("certificate chain does not lead to a trusted root") from None
         # Trust ends when any certificate of the verified path expires, and after a day at most.
         expires_at = min(
-            [cert.not_valid_after_utc.timestamp() for cert in verified_chain]
-            + [now_seconds + CACHE_MAX_AGE_SECONDS]
+            [cert.not_valid_after_utc.timestamp() for cert in verified_chain] + [now_seconds + CACHE_MAX_AGE_SECONDS]
         )
         return TrustedSigner(public_key=public_key, expires_at=expires_at)

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from skill.config import Config
-from skill.resolver import ModelCatalog
+from skill.interaction_model import ModelCatalog
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The flow: "what is D-MER" → the short answer and an offer of more → the long answer → on "more", the
 coping tips → on "more", their long form together with when to talk with a provider → an offer of
 breathing.
-Crisis wording never reaches here: safety routing runs first (see skill.safety).
+Crisis wording never reaches here: safety routing runs first (see skill.conversation.safety).
 """
 
 from __future__ import annotations
@@ -24,4 +24,3 @@ def follow_on(message_id: str) -> str | None:
 
 def companion(message_id: str, form: str) -> str | None:
     return COMPANIONS.get((message_id, form))
-

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from skill.simulator import (
+from skill.tools.simulator import (
     USER_KEY_PATTERN,
     DeviceIdentity,
     MediaLocator,

@@ -8,11 +8,11 @@ Nothing about what was said is stored.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
-from skill.content import LocaleContent
-from skill.responses import Reply
+from skill.speech.content import LocaleContent
+from skill.speech.render import Reply
+from skill.text import plain_words
 
 TRIGGERS_KEY = "safety.triggers"
 # Checked in this order: the first route with a match wins.
@@ -23,15 +23,6 @@ SAFETY_INTENTS: Mapping[str, str] = {
     "LowMoodIntent": "low_mood",
 }
 ROUTE_INTENTS: Mapping[str, str] = {route: intent for intent, route in SAFETY_INTENTS.items()}
-
-_APOSTROPHES = re.compile(r"['’‘`]")
-_NOT_WORD = re.compile(r"[^\w\s]|_")
-
-
-def normalise(text: str) -> str:
-    """Lower-case words only: apostrophes dropped ("can't" → "cant"), other punctuation → spaces."""
-    text = _APOSTROPHES.sub("", text.lower())
-    return " ".join(_NOT_WORD.sub(" ", text).split())
 
 
 def message_for_route(route: str) -> str:
@@ -45,13 +36,13 @@ def safety_reply(route: str) -> Reply:
 
 def red_flag_route(texts: Iterable[str | None], content: LocaleContent) -> str | None:
     """The first safety route whose trigger phrase appears (as whole words) in any of the texts."""
-    padded = [f" {normalise(text)} " for text in texts if text]
+    padded = [f" {plain_words(text)} " for text in texts if text]
     if not padded or not content.has_data(TRIGGERS_KEY):
         return None
     triggers = content.data(TRIGGERS_KEY)
     for route in ROUTES:
         for phrase in triggers.get(route, ()):
-            needle = f" {normalise(phrase)} "
+            needle = f" {plain_words(phrase)} "
             if any(needle in text for text in padded):
                 return route
     return None

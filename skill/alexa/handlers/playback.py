@@ -16,8 +16,8 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_intent_name, get_request_type
 from ask_sdk_model import Response
 
-from skill import playback
-from skill.deps import SkillDeps
+from skill.alexa import audio_player as playback
+from skill.alexa.deps import SkillDeps
 
 LOOP_AND_SHUFFLE = (
     "AMAZON.LoopOnIntent",

@@ -74,9 +74,7 @@ def invocation_name_problems(name: Any) -> list[str]:
     if name != name.strip() or "  " in name:
         problems.append(f"invocation name {name!r} has stray spaces")
     if not _INVOCATION_CHARS.match(name):
-        problems.append(
-            f"invocation name {name!r} may only use lowercase letters, spaces, periods, apostrophes"
-        )
+        problems.append(f"invocation name {name!r} may only use lowercase letters, spaces, periods, apostrophes")
     if len(words) < 2:
         problems.append(f"invocation name {name!r} must have at least two words")
     for word in words:
@@ -233,17 +231,15 @@ def synthetic_intent_envelope(intent_name: str, slots: Iterable[str]) -> dict[st
     }
 
 
-def code_problems(
-    document: Mapping[str, Any], model_dir: Path
-) -> tuple[list[str], list[str], dict[str, Any]]:
+def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[str], list[str], dict[str, Any]]:
     """Builds the skill (against a throw-away SQLite file) and matches handlers with model intents."""
     from ask_sdk_core.attributes_manager import AttributesManager
     from ask_sdk_core.handler_input import HandlerInput
     from ask_sdk_core.serialize import DefaultSerializer
     from ask_sdk_model import RequestEnvelope
 
-    from skill.deps import SkillDeps
-    from skill.skill_builder import build_skill
+    from skill.alexa.deps import SkillDeps
+    from skill.alexa.skill_builder import build_skill
     from skill.storage import open_store
 
     intents = document["interactionModel"]["languageModel"].get("intents", [])
@@ -267,13 +263,9 @@ def code_problems(
                 )
                 handler_input = HandlerInput(
                     request_envelope=envelope,
-                    attributes_manager=AttributesManager(
-                        request_envelope=envelope, persistence_adapter=store
-                    ),
+                    attributes_manager=AttributesManager(request_envelope=envelope, persistence_adapter=store),
                 )
-                answering = [
-                    h for h in handlers if not getattr(h, "catch_all", False) and h.can_handle(handler_input)
-                ]
+                answering = [h for h in handlers if not getattr(h, "catch_all", False) and h.can_handle(handler_input)]
                 if not answering:
                     problems.append(f"model intent {intent['name']} has no handler")
                 for handler in answering:

@@ -1,0 +1,1 @@
+"""The HTTP service: app factory, /alexa view, request verification, /audio, the request log."""
