@@ -8,8 +8,10 @@ shared phrase lists and, per intent, templates written in the Home Assistant int
 
 Expansion is deterministic: each template's sentences are whitespace-normalised, de-duplicated, sorted
 and, above the template's cap, thinned to an evenly spaced subset of the sorted list; an intent's samples
-are the sorted union of its templates'. hassil is used because its syntax is exactly this one and its
-sampler is a maintained, tested expander (the Home Assistant voice intents are built with it).
+are the sorted union of its templates', keeping one of any that sound the same ("let-down", "let down").
+Samples shared by two intents are not removed here: `letdown model check` reports them.
+hassil is used because its syntax is exactly this one and its sampler is a maintained, tested expander
+(the Home Assistant voice intents are built with it).
 """
 
 from __future__ import annotations
@@ -27,11 +29,20 @@ from hassil.expression import Sentence
 from hassil.parse_expression import ParseError, parse_sentence
 from hassil.sample import sample_expression
 
+from skill.text import spoken_form
+
 DEFAULT_TEMPLATE_CAP = 400
 FALLBACK_SENSITIVITY = "LOW"
 _SLOT_REFERENCE = re.compile(r"\{([^{}]*)\}")
 # hassil reads ";" as a permutation and "\" as an escape: neither is wanted in an Alexa sample.
 _RESERVED = re.compile(r"[;\\]")
+
+
+def sample_key(sample: str) -> str:
+    """What Alexa hears of a sample: `spoken_form` of its words ("let-down" = "let down"), slot references kept."""
+    parts = _SLOT_REFERENCE.split(sample)
+    words = [spoken_form(part) if index % 2 == 0 else f"{{{part}}}" for index, part in enumerate(parts)]
+    return " ".join(word for word in words if word)
 
 
 class GrammarError(ValueError):
@@ -69,7 +80,7 @@ class Grammar:
         return _capped(_expand(template, self._rules), self.template_cap)
 
     def intent_samples(self, intent: IntentGrammar) -> tuple[str, ...]:
-        samples: set[str] = set()
+        samples: dict[str, str] = {}  # sample_key → the first sample (in sorted order) that sounds like it
         for template in intent.templates:
             try:
                 expanded = self.expand_template(template)
@@ -79,8 +90,9 @@ class Grammar:
                 unknown = [slot for slot in _SLOT_REFERENCE.findall(sample) if slot not in intent.slots]
                 if unknown:
                     raise GrammarError(f"{intent.name}: template {template!r} uses undeclared slot {{{unknown[0]}}}")
-                samples.add(sample)
-        return tuple(sorted(samples))
+                key = sample_key(sample)
+                samples[key] = min(samples.get(key, sample), sample)
+        return tuple(sorted(samples.values()))
 
     def samples(self) -> Mapping[str, tuple[str, ...]]:
         """Intent name → its generated samples, in the grammar's intent order."""
