@@ -31,18 +31,10 @@ from ask_sdk_model.interfaces.audioplayer import (
 )
 
 from skill.alexa.deps import SkillDeps
+from skill.alexa.interceptors import locale_content
 from skill.alexa.slots import resolved_slot_id, slot
 from skill.playback.catalog import Track, make_token, parse_duration
-from skill.speech.render import (
-    LAST_OFFER,
-    choose_reprompt,
-    content_for,
-    remember,
-    session_attributes,
-    speak,
-    whisper_preferred,
-    whispered,
-)
+from skill.speech.render import speak, speak_with_audio
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +216,9 @@ def start_track_response(
     """A short spoken intro, then the track: AudioPlayer.Play, SSML <audio>, or a spoken alternative."""
     track = deps.tracks.playable(track_id)
     if track is not None and supports_audio_player(handler_input):
-        content = content_for(handler_input, deps)
+        content = locale_content(handler_input)
         if content.has(intro_message_id):
-            speak(handler_input, deps, intro_message_id, end_session=True)
+            speak(handler_input, content, intro_message_id, end_session=True)
         return play_from_start(handler_input, deps, track).response
     if track is not None and fits_in_ssml(deps, track):
         return ssml_audio_response(handler_input, deps, track, intro_message_id)
@@ -239,39 +231,23 @@ def fits_in_ssml(deps: SkillDeps, track: Track) -> bool:
 
 def ssml_audio_response(handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str) -> Response:
     """Intro, the track in an SSML <audio> tag, then the offer of another tip (session stays open)."""
-    content = content_for(handler_input, deps)
-    intro = content.pick(intro_message_id) if content.has(intro_message_id) else ""
-    offer = content.pick(NEXT_TIP_OFFER)
-    reprompt = choose_reprompt(content, intro_message_id, "text", NEXT_TIP_OFFER, None) or ""
-    audio = f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>'
-    remember(handler_input, intro_message_id, "text", NEXT_TIP_OFFER, join_speech(intro, audio, offer), reprompt)
-    if whisper_preferred(handler_input):
-        # Whisper the words only: the effect is for Alexa's voice, not for the recorded track.
-        intro, offer, reprompt = (whispered(part) if part else part for part in (intro, offer, reprompt))
-    builder = handler_input.response_builder
-    builder.speak(join_speech(intro, audio, offer)).ask(reprompt)
-    builder.set_should_end_session(False)
-    return builder.response
-
-
-def join_speech(*parts: str) -> str:
-    return " ".join(part for part in parts if part)
+    url = deps.tracks.stream_url(track.id)
+    return speak_with_audio(
+        handler_input, locale_content(handler_input), intro_message_id, url, then=NEXT_TIP_OFFER
+    ).response
 
 
 def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: str) -> Response:
     """What a device that cannot play the track hears instead."""
     if track_id == LETDOWN_TRACK:
-        return speak(handler_input, deps, LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
+        return speak(handler_input, locale_content(handler_input), LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
     if deps.tracks.playable(track_id) is None:
-        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+        return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     # The message asks whether a short breathing exercise would do instead: Yes answers that offer.
-    builder = speak(handler_input, deps, "track.too_long_for_device", reprompt="offer.breathing")
-    session_attributes(handler_input)[LAST_OFFER] = "breathing"
-    return builder.response
-
-
-def escape_attribute(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    content = locale_content(handler_input)
+    return speak(
+        handler_input, content, "track.too_long_for_device", reprompt="offer.breathing", offer="breathing"
+    ).response
 
 
 def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -282,7 +258,7 @@ def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response
     duration = parse_duration(getattr(slot(handler_input, "duration"), "value", None))
     track = deps.tracks.nearest_breathing(duration)
     if track is None:
-        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+        return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -290,7 +266,7 @@ def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Respons
     spoken = slot(handler_input, "track")
     track = deps.tracks.get(resolved_slot_id(spoken)) or deps.tracks.find_by_name(getattr(spoken, "value", None))
     if track is None:
-        return speak(handler_input, deps, "track.unknown").response
+        return speak(handler_input, locale_content(handler_input), "track.unknown").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -312,14 +288,14 @@ def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Respo
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = resume_position(handler_input, deps)
     if position is None or not supports_audio_player(handler_input):
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play(handler_input, deps, position).response
 
 
 def start_over_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = current_position(handler_input, deps)
     if position is None:
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play_from_start(handler_input, deps, position.track).response
 
 
@@ -327,7 +303,7 @@ def skip_response(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Re
     """Next (+1) or Previous (-1) in the play order, from the current track, with the new track's intro."""
     track = adjacent_track(handler_input, deps, step)
     if track is None:
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -339,7 +315,7 @@ def adjacent_track(handler_input: HandlerInput, deps: SkillDeps, step: int) -> T
 
 def not_available_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     """Loop and Shuffle: a short spoken no; whatever is playing carries on."""
-    return speak(handler_input, deps, "audio.not_available", end_session=True).response
+    return speak(handler_input, locale_content(handler_input), "audio.not_available", end_session=True).response
 
 
 def track_is_current(handler_input: HandlerInput, deps: SkillDeps) -> bool:

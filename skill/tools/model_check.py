@@ -254,7 +254,8 @@ def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[st
         store = open_store(config.database_url)
         try:
             deps = SkillDeps.load(config)
-            handlers = registered_handlers(build_skill(deps, store))
+            skill = build_skill(deps, store)
+            handlers = registered_handlers(skill)
             serializer = DefaultSerializer()
             for intent in intents:
                 slot_names = [slot["name"] for slot in intent.get("slots", [])]
@@ -265,6 +266,8 @@ def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[st
                     request_envelope=envelope,
                     attributes_manager=AttributesManager(request_envelope=envelope, persistence_adapter=store),
                 )
+                for interceptor in skill.request_dispatcher.request_interceptors:  # as the skill runs them
+                    interceptor.process(handler_input)
                 answering = [h for h in handlers if not getattr(h, "catch_all", False) and h.can_handle(handler_input)]
                 if not answering:
                     problems.append(f"model intent {intent['name']} has no handler")

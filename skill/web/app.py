@@ -154,21 +154,24 @@ def service() -> LetdownService:
 
 
 def alexa_endpoint() -> tuple[Response, int]:
+    """POST /alexa; one `letdown.request` line per request, whatever its outcome (a 5xx included)."""
     started = time.perf_counter()
     g.envelope = None
-    status, reason = 200, None
+    status, reason = 500, "internal error"  # until the request is answered or rejected
     try:
         if request.mimetype != "application/json":
             raise BadRequest(415, "content type must be application/json")
         body = request.get_data(cache=False)
         payload = service().handle_alexa_request(request.headers, body)
+        status, reason = 200, None
     except BadRequest as error:
         status, reason = error.status, error.reason
         payload = {"error": error.reason}
     except HTTPException as error:  # 413 from MAX_CONTENT_LENGTH while reading the body
         status, reason = error.code or 400, error.description
         payload = {"error": error.description}
-    log_request(g.envelope, status, (time.perf_counter() - started) * 1000, reason)
+    finally:
+        log_request(g.envelope, status, (time.perf_counter() - started) * 1000, reason)
     return jsonify(payload), status
 
 

@@ -20,6 +20,7 @@ from skill.alexa import audio_player
 from skill.alexa.can_fulfill import can_fulfill_response
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import locale_content
 from skill.alexa.slots import resolved_slot_id, slot_values
 from skill.alexa.slots import slot as named_slot
 from skill.conversation import dmer, guidance, safety
@@ -28,7 +29,6 @@ from skill.speech.content import LocaleContent
 from skill.speech.render import (
     WHISPER_KEY,
     Reply,
-    content_for,
     repeat_last,
     session_attributes,
     speak,
@@ -46,13 +46,13 @@ class ConversationHandler(SkillRequestHandler):
     """Base of the conversation's handlers: the locale's content and model, and `reply` to render a Reply."""
 
     def content(self, handler_input: HandlerInput) -> LocaleContent:
-        return content_for(handler_input, self.deps)
+        return locale_content(handler_input)
 
     def model(self, handler_input: HandlerInput) -> InteractionModel | None:
         return self.deps.models.for_locale(get_locale(handler_input))
 
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
-        return speak_reply(handler_input, self.deps, reply).response
+        return speak_reply(handler_input, self.content(handler_input), reply).response
 
 
 class RedFlagSlotHandler(ConversationHandler):
@@ -198,7 +198,7 @@ class StopHandler(ConversationHandler):
     intent_names = ("AMAZON.StopIntent", "AMAZON.CancelIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        builder = speak(handler_input, self.deps, "goodbye", end_session=True)
+        builder = speak(handler_input, self.content(handler_input), "goodbye", end_session=True)
         player = getattr(handler_input.request_envelope.context, "audio_player", None)
         if getattr(player, "player_activity", None) == PlayerActivity.PLAYING:
             builder.add_directive(StopDirective())

@@ -11,7 +11,7 @@ from ask_sdk_model import Response
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
-from skill.speech.render import LAST_MESSAGE
+from skill.speech.render import speak_error
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,5 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         builder = handler_input.response_builder
         if request_type not in SPOKEN_REQUEST_TYPES:
             return builder.response
-        content = self.deps.content.locale(get_locale(handler_input))
-        handler_input.attributes_manager.session_attributes[LAST_MESSAGE] = "error.generic"
-        return builder.speak(content.pick("error.generic")).ask(content.pick("error.reprompt")).response
+        # Looked up here, not through the interceptor: the failure may have come before it ran.
+        return speak_error(handler_input, self.deps.content.locale(get_locale(handler_input))).response
