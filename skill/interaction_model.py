@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 LAUNCH = "LaunchRequest"
 FALLBACK_INTENT = "AMAZON.FallbackIntent"
 DURATION_TYPE = "AMAZON.DURATION"
+# Alexa's launch phrases ("ask/open/start … <invocation name>"): they may precede the invocation name in an
+# utterance, and an invocation name may not contain them.
+LAUNCH_WORDS = frozenset({"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use"})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,11 @@ from ask_sdk_model.interfaces.audioplayer import (
 from skill.alexa.deps import SkillDeps
 from skill.alexa.interceptors import locale_content
 from skill.alexa.slots import resolved_slot_id, slot
-from skill.playback.catalog import Track, make_token, parse_duration
+from skill.playback.catalog import Track, iso_duration_seconds, make_token
+from skill.speech.offers import Offer
 from skill.speech.render import speak, speak_with_audio
+from skill.storage import keys
+from skill.storage.keys import CURRENT_ACTIVITIES, SOUNDING_ACTIVITIES, Activity
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +47,7 @@ SSML_AUDIO_MAX_S = 240
 LETDOWN_TRACK = "letdown-visualisation"
 LETDOWN_INTRO = "letdown.routine"
 LETDOWN_SPOKEN = "letdown.routine_spoken"
-NEXT_TIP_OFFER = "offer.next_tip"
-
-PLAYING, PAUSED, STOPPED, FINISHED = "PLAYING", "PAUSED", "STOPPED", "FINISHED"
-# Device player states (context.AudioPlayer.playerActivity) in which a track of ours is "current".
-CURRENT_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN", "PAUSED", "STOPPED"})
-SOUNDING_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN"})
+NEXT_TIP_OFFER = Offer.NEXT_TIP.message_id
 
 
 @dataclass(frozen=True)
@@ -92,11 +91,11 @@ def context_position(handler_input: HandlerInput, deps: SkillDeps) -> Position |
 def stored_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
     """The stored track and offset to resume; None when nothing is stored or the track finished."""
     stored = persistent(handler_input)
-    token = stored.get("track_token")
+    token = stored.get(keys.TRACK_TOKEN)
     track = deps.tracks.track_for_token(token)
-    if track is None or not track.playable or stored.get("playback_activity") == FINISHED:
+    if track is None or not track.playable or stored.get(keys.PLAYBACK_ACTIVITY) == Activity.FINISHED:
         return None
-    return Position(track, token, clamp_offset(track, stored.get("track_offset_ms")))
+    return Position(track, token, clamp_offset(track, stored.get(keys.TRACK_OFFSET_MS)))
 
 
 def current_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
@@ -126,11 +125,11 @@ def persistent(handler_input: HandlerInput) -> dict[str, Any]:
     return handler_input.attributes_manager.persistent_attributes
 
 
-def record(handler_input: HandlerInput, **changes: Any) -> None:
+def record(handler_input: HandlerInput, changes: Mapping[str, Any]) -> None:
     """Store only the playback keys this request knows about (the store writes just what changed)."""
     attributes = persistent(handler_input)
     attributes.update(changes)
-    attributes["playback_updated_ms"] = int(time.time() * 1000)
+    attributes[keys.PLAYBACK_UPDATED_MS] = int(time.time() * 1000)
     handler_input.attributes_manager.save_persistent_attributes()
 
 
@@ -172,7 +171,7 @@ def play(handler_input: HandlerInput, deps: SkillDeps, position: Position) -> Re
     builder = handler_input.response_builder
     builder.add_directive(play_directive(deps, position.track, position.token, position.offset_ms))
     end_session_if_any(handler_input)
-    record(handler_input, track_token=position.token, track_offset_ms=position.offset_ms)
+    record(handler_input, {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms})
     return builder
 
 
@@ -180,7 +179,7 @@ def play_from_start(handler_input: HandlerInput, deps: SkillDeps, track: Track) 
     return play(handler_input, deps, Position(track, make_token(track.id), 0))
 
 
-def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Response:
+def stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> Response:
     """AudioPlayer.Stop, remembering where the device says it was; ends the session without speech."""
     builder = handler_input.response_builder
     if supports_audio_player(handler_input):
@@ -190,20 +189,18 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Respons
     return builder.response
 
 
-def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> None:
+def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> None:
     position = context_position(handler_input, deps)
     if position is not None:
         record_position(handler_input, position, activity)
-    elif persistent(handler_input).get("playback_activity") == PLAYING:
-        record(handler_input, playback_activity=activity)
+    elif persistent(handler_input).get(keys.PLAYBACK_ACTIVITY) == Activity.PLAYING:
+        record(handler_input, {keys.PLAYBACK_ACTIVITY: activity})
 
 
-def record_position(handler_input: HandlerInput, position: Position, activity: str) -> None:
+def record_position(handler_input: HandlerInput, position: Position, activity: Activity) -> None:
     record(
         handler_input,
-        track_token=position.token,
-        track_offset_ms=position.offset_ms,
-        playback_activity=activity,
+        {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms, keys.PLAYBACK_ACTIVITY: activity},
     )
 
 
@@ -246,7 +243,7 @@ def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: s
     # The message asks whether a short breathing exercise would do instead: Yes answers that offer.
     content = locale_content(handler_input)
     return speak(
-        handler_input, content, "track.too_long_for_device", reprompt="offer.breathing", offer="breathing"
+        handler_input, content, "track.too_long_for_device", reprompt=Offer.BREATHING.message_id, offer=Offer.BREATHING
     ).response
 
 
@@ -255,7 +252,7 @@ def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    duration = parse_duration(getattr(slot(handler_input, "duration"), "value", None))
+    duration = iso_duration_seconds(getattr(slot(handler_input, "duration"), "value", None))
     track = deps.tracks.nearest_breathing(duration)
     if track is None:
         return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
@@ -278,11 +275,11 @@ def intro_id(track_id: str) -> str:
 
 
 def pause_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, PAUSED)
+    return stop(handler_input, deps, Activity.PAUSED)
 
 
 def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, STOPPED)
+    return stop(handler_input, deps, Activity.STOPPED)
 
 
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -337,31 +334,34 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
 
 
 def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
-    stored = persistent(handler_input).get("track_token")
+    stored = persistent(handler_input).get(keys.TRACK_TOKEN)
     return stored is None or stored == token
 
 
 def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None:
-        record_position(handler_input, position, PLAYING)
+        record_position(handler_input, position, Activity.PLAYING)
     return handler_input.response_builder.response
 
 
 def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None and is_stored_stream(handler_input, position.token):
-        changes: dict[str, Any] = {"track_token": position.token, "track_offset_ms": position.offset_ms}
-        if persistent(handler_input).get("playback_activity") not in (PAUSED, STOPPED):
-            changes["playback_activity"] = STOPPED  # stopped by something other than our Pause/Stop
-        record(handler_input, **changes)
+        changes: dict[str, Any] = {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms}
+        if persistent(handler_input).get(keys.PLAYBACK_ACTIVITY) not in (Activity.PAUSED, Activity.STOPPED):
+            changes[keys.PLAYBACK_ACTIVITY] = Activity.STOPPED  # stopped by something other than our Pause/Stop
+        record(handler_input, changes)
     return handler_input.response_builder.response
 
 
 def on_playback_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None and is_stored_stream(handler_input, position.token):
-        record(handler_input, track_token=position.token, track_offset_ms=0, playback_activity=FINISHED)
+        record(
+            handler_input,
+            {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: 0, keys.PLAYBACK_ACTIVITY: Activity.FINISHED},
+        )
     return handler_input.response_builder.response
 
 
@@ -406,7 +406,7 @@ def on_play_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 def on_pause_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, PAUSED)
+    return stop(handler_input, deps, Activity.PAUSED)
 
 
 def on_skip_command(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Response:

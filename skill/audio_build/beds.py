@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skill.audio_build.catalog import Bed, BreathPattern, Track
+from skill.audio_build.catalog import Bed, BreathPattern, TrackRecipe
 from skill.audio_build.loudness import integrated_loudness
 
 REFERENCE_RMS = 0.1
@@ -34,7 +34,7 @@ def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
 
 
-def synthesize_bed(track: Track, sample_rate: int) -> np.ndarray:
+def synthesize_bed(track: TrackRecipe, sample_rate: int) -> np.ndarray:
     bed = track.bed
     n = round(track.length_s * sample_rate)
     rng = np.random.default_rng(bed.seed)

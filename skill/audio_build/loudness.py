@@ -76,7 +76,7 @@ def limit(samples: np.ndarray, sample_rate: int, ceiling_dbfs: float, circular: 
     return limited
 
 
-def normalise(
+def normalise_loudness(
     samples: np.ndarray,
     sample_rate: int,
     ceiling_dbfs: float = TRUE_PEAK_CEILING_DBFS,

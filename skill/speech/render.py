@@ -15,6 +15,8 @@ from ask_sdk_core.response_helper import ResponseFactory
 from ask_sdk_model import Response
 
 from skill.speech.content import MAX_SPEECH_CHARS, LocaleContent
+from skill.speech.offers import DEFAULT_OFFER_REPROMPT, Offer, offer_asked_by
+from skill.storage import keys
 
 # Session attribute names (the contract's conversation state plus what Repeat and Tell-me-more need).
 LAST_MESSAGE = "last_message"
@@ -24,13 +26,9 @@ LAST_SSML = "last_ssml"
 LAST_REPROMPT = "last_reprompt"
 HEARD_TIPS = "heard_tips"
 
-WHISPER_KEY = "whisper"
 WHISPER_OPEN = '<amazon:effect name="whispered">'
 WHISPER_CLOSE = "</amazon:effect>"
 
-# An appended offer message id → the `last_offer` value that Yes/No answer.
-OFFERS = {"offer.next_tip": "next_tip", "offer.more": "more", "offer.breathing": "breathing"}
-DEFAULT_OFFER_REPROMPT = "offer.reprompt"
 ERROR_MESSAGE = "error.generic"
 ERROR_REPROMPT = "error.reprompt"
 
@@ -51,7 +49,7 @@ def session_attributes(handler_input: HandlerInput) -> dict[str, Any]:
 
 
 def whisper_preferred(handler_input: HandlerInput) -> bool:
-    return bool(handler_input.attributes_manager.persistent_attributes.get(WHISPER_KEY, False))
+    return bool(handler_input.attributes_manager.persistent_attributes.get(keys.WHISPER, False))
 
 
 def whispered(ssml: str) -> str:
@@ -70,7 +68,7 @@ def speak(
     reprompt: str | None = None,
     end_session: bool | None = None,
     also: str | None = None,
-    offer: str | None = None,
+    offer: Offer | None = None,
 ) -> ResponseFactory:
     """Speak one variant of `message_id` (its `form`), optionally followed by the offer message `then`.
 
@@ -102,7 +100,7 @@ class Reply:
     reprompt: str | None = None
     end_session: bool | None = None
     also: str | None = None
-    offer: str | None = None
+    offer: Offer | None = None
 
 
 def speak_reply(handler_input: HandlerInput, content: LocaleContent, reply: Reply) -> ResponseFactory:
@@ -137,13 +135,13 @@ def remember(
     form: str,
     then: str | None,
     *,
-    offer: str | None = None,
+    offer: Offer | None = None,
 ) -> None:
     """Record what was said: the main message id and form, and the open offer (`offer`, else the one
     `then` makes). A no-op outside a session."""
     attributes = session_attributes(handler_input)
     attributes[LAST_MESSAGE] = message_id
-    attributes[LAST_OFFER] = offer or OFFERS.get(then or "")
+    attributes[LAST_OFFER] = offer or offer_asked_by(then)
     if form == "text":
         attributes.pop(LAST_FORM, None)
     else:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from skill.config import DEFAULT_MODEL_DIR, Config
+from skill.interaction_model import LAUNCH_WORDS
+from skill.tools import envelopes
 
 MIN_SAMPLES_PER_CUSTOM_INTENT = 20
-LAUNCH_WORDS = frozenset({"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use"})
 WAKE_WORDS = frozenset({"alexa", "amazon", "echo", "computer"})
 TWO_WORD_CONNECTORS = frozenset({"the", "a", "an", "for", "to", "of"})
 REQUIRED_BUILT_INS = (
@@ -196,39 +197,19 @@ def registered_handlers(skill: Any) -> list[Any]:
 
 
 def synthetic_intent_envelope(intent_name: str, slots: Iterable[str]) -> dict[str, Any]:
-    application = {"applicationId": "amzn1.ask.skill.model-check"}
-    user = {"userId": "amzn1.ask.account.model-check"}
-    return {
-        "version": "1.0",
-        "session": {
-            "new": True,
-            "sessionId": f"amzn1.echo-api.session.model-check-{uuid.uuid4()}",
-            "application": application,
-            "user": user,
-            "attributes": {},
-        },
-        "context": {
-            "System": {
-                "application": application,
-                "user": user,
-                "device": {"deviceId": "model-check", "supportedInterfaces": {"AudioPlayer": {}}},
-                "apiEndpoint": "https://api.amazonalexa.com",
-            },
-            "AudioPlayer": {"playerActivity": "IDLE"},
-        },
-        "request": {
-            "type": "IntentRequest",
-            "requestId": f"amzn1.echo-api.request.model-check-{uuid.uuid4()}",
-            "timestamp": "2024-01-01T00:00:00Z",
-            "locale": "en-US",
-            "dialogState": "COMPLETED",
-            "intent": {
-                "name": intent_name,
-                "confirmationStatus": "NONE",
-                "slots": {slot: {"name": slot, "confirmationStatus": "NONE"} for slot in slots},
-            },
-        },
-    }
+    """A new-session IntentRequest with the intent's slots unfilled, from an AudioPlayer device at rest."""
+    application_id, user_id = "amzn1.ask.skill.model-check", "amzn1.ask.account.model-check"
+    return envelopes.request_envelope(
+        envelopes.intent_request(intent_name, {slot: {} for slot in slots}),
+        envelopes.device_context(application_id=application_id, user_id=user_id, device_id="model-check"),
+        envelopes.session_part(
+            application_id=application_id,
+            user_id=user_id,
+            session_id=f"amzn1.echo-api.session.model-check-{uuid.uuid4()}",
+        ),
+        locale="en-US",
+        request_id_prefix="amzn1.echo-api.request.model-check-",
+    )
 
 
 def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[str], list[str], dict[str, Any]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from skill.conversation import safety
-from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, IntentDef, InteractionModel
+from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, LAUNCH_WORDS, IntentDef, InteractionModel
 from skill.speech.content import LocaleContent
 from skill.text import NUMBER_VALUES, spoken_form
 
@@ -33,7 +33,6 @@ MIN_SCORE = 0.55
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
-LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
@@ -81,7 +80,7 @@ DURATION_PATTERN = (
 )
 
 
-def parse_duration(spoken: str) -> str | None:
+def spoken_duration_iso(spoken: str) -> str | None:
     """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
     text = spoken_form(spoken)
     if not re.fullmatch(DURATION_PATTERN, text):
@@ -240,7 +239,7 @@ class Resolver:
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return {"value": parse_duration(spoken), "id": None}
+            return {"value": spoken_duration_iso(spoken), "id": None}
         return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
 
     def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:

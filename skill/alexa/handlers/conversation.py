@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_intent_name, get_locale
 from ask_sdk_model import Response
-from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
+from ask_sdk_model.interfaces.audioplayer import StopDirective
 
 from skill.alexa import audio_player
 from skill.alexa.can_fulfill import can_fulfill_response
@@ -27,17 +27,17 @@ from skill.conversation import dmer, guidance, safety
 from skill.interaction_model import InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
-    WHISPER_KEY,
     Reply,
     repeat_last,
     session_attributes,
     speak,
     speak_reply,
 )
+from skill.storage import keys
+from skill.storage.keys import Activity
 
 log = logging.getLogger(__name__)
 
-VISITS_KEY = "visits"
 # Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
 
@@ -91,9 +91,9 @@ class LaunchHandler(ConversationHandler):
 def count_visit(handler_input: HandlerInput) -> int:
     """Store one more visit; returns the visits before this one (0 for the first, or for junk stored)."""
     stored = handler_input.attributes_manager.persistent_attributes
-    visits = stored.get(VISITS_KEY)
+    visits = stored.get(keys.VISITS)
     visits = visits if isinstance(visits, int) and not isinstance(visits, bool) and visits > 0 else 0
-    stored[VISITS_KEY] = visits + 1
+    stored[keys.VISITS] = visits + 1
     handler_input.attributes_manager.save_persistent_attributes()
     return visits
 
@@ -173,7 +173,7 @@ class WhisperHandler(ConversationHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         whisper = get_intent_name(handler_input) == "WhisperOnIntent"
-        handler_input.attributes_manager.persistent_attributes[WHISPER_KEY] = whisper
+        handler_input.attributes_manager.persistent_attributes[keys.WHISPER] = whisper
         handler_input.attributes_manager.save_persistent_attributes()
         return self.reply(handler_input, Reply("whisper.on" if whisper else "whisper.off"))
 
@@ -199,8 +199,7 @@ class StopHandler(ConversationHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         builder = speak(handler_input, self.content(handler_input), "goodbye", end_session=True)
-        player = getattr(handler_input.request_envelope.context, "audio_player", None)
-        if getattr(player, "player_activity", None) == PlayerActivity.PLAYING:
+        if audio_player.player_activity(handler_input) == Activity.PLAYING:
             builder.add_directive(StopDirective())
         return builder.response
 
