@@ -107,7 +107,7 @@ class ModelCatalog:
         return tuple(self._models.values())
 
     def for_locale(self, locale: str | None) -> InteractionModel | None:
-        if locale in self._models:
+        if locale is not None and locale in self._models:
             return self._models[locale]
         language = (locale or "").split("-")[0]
         same_language = [name for name in sorted(self._models) if name.split("-")[0] == language]

@@ -93,7 +93,12 @@ def stored_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | 
     stored = persistent(handler_input)
     token = stored.get(keys.TRACK_TOKEN)
     track = deps.tracks.track_for_token(token)
-    if track is None or not track.playable or stored.get(keys.PLAYBACK_ACTIVITY) == Activity.FINISHED:
+    if (
+        track is None
+        or not isinstance(token, str)
+        or not track.playable
+        or stored.get(keys.PLAYBACK_ACTIVITY) == Activity.FINISHED
+    ):
         return None
     return Position(track, token, clamp_offset(track, stored.get(keys.TRACK_OFFSET_MS)))
 
@@ -328,7 +333,7 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
     request = handler_input.request_envelope.request
     token = getattr(request, "token", None)
     track = deps.tracks.track_for_token(token)
-    if track is None:
+    if track is None or not isinstance(token, str):
         return None
     return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
 

@@ -16,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import cast
 
 from ask_sdk_core.dispatch_components import AbstractRequestInterceptor, AbstractResponseInterceptor
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale, get_request_type, get_user_id
+from ask_sdk_core.utils import get_user_id
 from ask_sdk_model import Response
 
 from skill.alexa.deps import SkillDeps
+from skill.alexa.requests import intent_name, locale, request_type
 from skill.speech.content import LocaleContent
-from skill.speech.render import LAST_MESSAGE, has_session, record_for_repeat
+from skill.speech.render import LAST_MESSAGE, record_for_repeat, session_attributes
 
 CONTENT_ATTRIBUTE = "letdown.content"
 turn_log = logging.getLogger("letdown.turn")
@@ -35,14 +37,13 @@ class LocaleContentInterceptor(AbstractRequestInterceptor):
         self.deps = deps
 
     def process(self, handler_input: HandlerInput) -> None:
-        content = self.deps.content.locale(get_locale(handler_input))
+        content = self.deps.content.locale(locale(handler_input))
         handler_input.attributes_manager.request_attributes[CONTENT_ATTRIBUTE] = content
 
 
 def locale_content(handler_input: HandlerInput) -> LocaleContent:
     """The request's locale content, put there by `LocaleContentInterceptor`."""
-    content: LocaleContent = handler_input.attributes_manager.request_attributes[CONTENT_ATTRIBUTE]
-    return content
+    return cast(LocaleContent, handler_input.attributes_manager.request_attributes[CONTENT_ATTRIBUTE])
 
 
 class RepeatMemoryInterceptor(AbstractResponseInterceptor):
@@ -56,12 +57,12 @@ class TurnLogInterceptor(AbstractResponseInterceptor):
     def process(self, handler_input: HandlerInput, response: Response | None) -> None:
         if not turn_log.isEnabledFor(logging.INFO):
             return
-        request_type = get_request_type(handler_input)
-        spoken = handler_input.attributes_manager.session_attributes if has_session(handler_input) else {}
+        kind = request_type(handler_input)
+        spoken = session_attributes(handler_input)
         line = {
-            "type": request_type,
-            "intent": get_intent_name(handler_input) if request_type == "IntentRequest" else None,
-            "user": user_hash(get_user_id(handler_input)),
+            "type": kind,
+            "intent": intent_name(handler_input) if kind == "IntentRequest" else None,
+            "user": user_hash(cast("str | None", get_user_id(handler_input))),
             "message": spoken.get(LAST_MESSAGE) if getattr(response, "output_speech", None) else None,
             "ends_session": getattr(response, "should_end_session", None),
         }

@@ -143,7 +143,7 @@ def _noise_layer(n: int, sample_rate: int, bed: Bed, rng: np.random.Generator, b
     return layer / np.sqrt(np.mean(layer**2))
 
 
-def _periodic_sine(n: int, sample_rate: int, frequency_hz: float, phase_cycles: float = 0.0) -> np.ndarray:
+def _periodic_sine(n: int, sample_rate: float, frequency_hz: float, phase_cycles: float = 0.0) -> np.ndarray:
     """A sine with a whole number of cycles over n samples (frequency rounded to the nearest such)."""
     cycles = max(1, round(frequency_hz * n / sample_rate))
     return np.sin(np.arange(n) * (2 * np.pi * cycles / n) + 2 * np.pi * phase_cycles)

@@ -43,9 +43,8 @@ def has_session(handler_input: HandlerInput) -> bool:
 
 def session_attributes(handler_input: HandlerInput) -> dict[str, Any]:
     """The session attributes, or a throw-away dict for requests without a session (AudioPlayer events)."""
-    if not has_session(handler_input):
-        return {}
-    return handler_input.attributes_manager.session_attributes
+    attributes = handler_input.attributes_manager.session_attributes if has_session(handler_input) else None
+    return attributes if attributes is not None else {}
 
 
 def whisper_preferred(handler_input: HandlerInput) -> bool:
@@ -215,7 +214,7 @@ def record_for_repeat(handler_input: HandlerInput, response: Response | None) ->
     if not speech or not has_session(handler_input):
         return
     reprompt = getattr(getattr(getattr(response, "reprompt", None), "output_speech", None), "ssml", None)
-    attributes = handler_input.attributes_manager.session_attributes
+    attributes = session_attributes(handler_input)
     attributes[LAST_SSML] = inner_ssml(speech)
     attributes[LAST_REPROMPT] = inner_ssml(reprompt) if reprompt is not None else None
 

@@ -122,7 +122,7 @@ def hash_user_id(user_id: str) -> str:
 
 def user_key_of(request_envelope: RequestEnvelope) -> str | None:
     try:
-        user_id = request_envelope.context.system.user.user_id
+        user_id = request_envelope.context.system.user.user_id  # type: ignore[union-attr]
     except AttributeError:
         return None
     if not isinstance(user_id, str) or not user_id:
@@ -384,7 +384,7 @@ class AttributeStore(AbstractPersistenceAdapter):
         """Migrate at open; if the database is down, start anyway and migrate on first successful connect."""
         try:
             connection = self._acquire(respect_backoff=False)
-        except (SchemaMigrationError, *self.database_errors) as error:
+        except (SchemaMigrationError, *self.database_errors) as error:  # type: ignore[misc]  # mypy#12347
             log.warning("database not ready at startup (%s): %s", self.describe(), describe_error(error))
             return
         # Not pooled: a gunicorn master that opens the store must not hold a connection its workers inherit.
@@ -588,7 +588,7 @@ class PostgresStore(AttributeStore):
         super().__init__(**options)
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(autocommit=True, **self._params)
+        return psycopg.connect(autocommit=True, **self._params)  # type: ignore[arg-type]  # libpq parameters
 
     def _is_usable(self, connection: psycopg.Connection[Any]) -> bool:
         return not connection.closed and not connection.broken

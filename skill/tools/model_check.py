@@ -18,8 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ask_sdk_core.attributes_manager import AttributesManager
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.serialize import DefaultSerializer
+from ask_sdk_model import RequestEnvelope
+
+from skill.alexa.deps import SkillDeps
+from skill.alexa.skill_builder import build_skill
 from skill.config import DEFAULT_MODEL_DIR, Config
 from skill.interaction_model import LAUNCH_WORDS
+from skill.storage import open_store
 from skill.tools import envelopes
 
 MIN_SAMPLES_PER_CUSTOM_INTENT = 20
@@ -131,10 +139,10 @@ def type_problems(slot_type: Mapping[str, Any]) -> list[str]:
     phrases: dict[str, str] = {}
     for value in values:
         value_name = (value.get("name") or {}).get("value")
-        value_id = value.get("id") or value_name
         if not isinstance(value_name, str) or not value_name.strip():
             problems.append(f"slot type {name}: a value has no name")
             continue
+        value_id: str = value.get("id") or value_name
         if value_id in ids:
             problems.append(f"slot type {name}: id {value_id!r} is used twice")
         ids.add(value_id)
@@ -214,15 +222,6 @@ def synthetic_intent_envelope(intent_name: str, slots: Iterable[str]) -> dict[st
 
 def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[str], list[str], dict[str, Any]]:
     """Builds the skill (against a throw-away SQLite file) and matches handlers with model intents."""
-    from ask_sdk_core.attributes_manager import AttributesManager
-    from ask_sdk_core.handler_input import HandlerInput
-    from ask_sdk_core.serialize import DefaultSerializer
-    from ask_sdk_model import RequestEnvelope
-
-    from skill.alexa.deps import SkillDeps
-    from skill.alexa.skill_builder import build_skill
-    from skill.storage import open_store
-
     intents = document["interactionModel"]["languageModel"].get("intents", [])
     problems: list[str] = []
     notes: list[str] = []

@@ -264,10 +264,10 @@ class Resolver:
             score = self._dice(tokens, template.tokens)
             if score > best[0]:
                 best = (score, template, slots)
-        score, template, slots = best
-        if template is None or score < MIN_SCORE or template.intent not in self.model.intents:
+        score, best_template, slots = best
+        if best_template is None or score < MIN_SCORE or best_template.intent not in self.model.intents:
             return Resolution(FALLBACK_INTENT, {}, round(score, 3))
-        return Resolution(template.intent, self._with_empty_slots(template.intent, slots), round(score, 3))
+        return Resolution(best_template.intent, self._with_empty_slots(best_template.intent, slots), round(score, 3))
 
     def _fill_slots(self, template: _Template, words: list[str]) -> tuple[list[str], dict]:
         """Replace slot values found anywhere in the utterance by their placeholder token."""

@@ -12,7 +12,6 @@ import logging
 from typing import Any, ClassVar
 
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale
 from ask_sdk_model import Response
 from ask_sdk_model.interfaces.audioplayer import StopDirective
 
@@ -21,6 +20,7 @@ from skill.alexa.can_fulfill import can_fulfill_response
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
 from skill.alexa.interceptors import locale_content
+from skill.alexa.requests import intent_name, locale
 from skill.alexa.slots import resolved_slot_id, slot_values
 from skill.alexa.slots import slot as named_slot
 from skill.conversation import dmer, guidance, safety
@@ -49,7 +49,7 @@ class ConversationHandler(SkillRequestHandler):
         return locale_content(handler_input)
 
     def model(self, handler_input: HandlerInput) -> InteractionModel | None:
-        return self.deps.models.for_locale(get_locale(handler_input))
+        return self.deps.models.for_locale(locale(handler_input))
 
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
         return speak_reply(handler_input, self.content(handler_input), reply).response
@@ -74,7 +74,7 @@ class SafetyIntentHandler(ConversationHandler):
     intent_names = tuple(safety.SAFETY_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.SAFETY_INTENTS[get_intent_name(handler_input)]
+        route = safety.SAFETY_INTENTS[intent_name(handler_input)]
         return self.reply(handler_input, safety.safety_reply(route))
 
 
@@ -109,7 +109,7 @@ class GuideHandler(ConversationHandler):
     intent_names = tuple(MESSAGES)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        message_id = self.MESSAGES[get_intent_name(handler_input)]
+        message_id = self.MESSAGES[intent_name(handler_input)]
         attributes = session_attributes(handler_input)
         return self.reply(handler_input, guidance.answer(message_id, attributes, self.content(handler_input)))
 
@@ -118,7 +118,7 @@ class NamedTipHandler(ConversationHandler):
     intent_names = tuple(guidance.TIP_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        tip_id = guidance.TIP_INTENTS[get_intent_name(handler_input)]
+        tip_id = guidance.TIP_INTENTS[intent_name(handler_input)]
         attributes = session_attributes(handler_input)
         return self.reply(handler_input, guidance.tip_reply(tip_id, attributes, self.content(handler_input)))
 
@@ -172,7 +172,7 @@ class WhisperHandler(ConversationHandler):
     intent_names = ("WhisperOnIntent", "WhisperOffIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        whisper = get_intent_name(handler_input) == "WhisperOnIntent"
+        whisper = intent_name(handler_input) == "WhisperOnIntent"
         handler_input.attributes_manager.persistent_attributes[keys.WHISPER] = whisper
         handler_input.attributes_manager.save_persistent_attributes()
         return self.reply(handler_input, Reply("whisper.on" if whisper else "whisper.off"))
@@ -268,7 +268,7 @@ class UnmatchedIntentHandler(ConversationHandler):
     catch_all = True
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        log.warning("no handler for intent %s", get_intent_name(handler_input))
+        log.warning("no handler for intent %s", intent_name(handler_input))
         return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
 
 
