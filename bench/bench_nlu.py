@@ -419,11 +419,16 @@ def score(outcomes: Sequence[Outcome]) -> Scores:
     return scores
 
 
-def markdown(set_name: str, count: int, results: Mapping[str, Scores], seconds: Mapping[str, float]) -> str:
+def model_summary(model: InteractionModel) -> str:
+    samples = sum(len(intent.samples) for intent in model.intents.values())
+    return f"{MODEL_PATH.relative_to(REPO_ROOT)}: {len(model.intents)} intents, {samples} samples"
+
+
+def markdown(set_name: str, count: int, model: str, results: Mapping[str, Scores], seconds: Mapping[str, float]) -> str:
     names = list(results)
     header = "| " + " | ".join(["intent", "n", *names]) + " |"
     rule = "| " + " | ".join(["---"] * (len(names) + 2)) + " |"
-    lines = [f"### bench_nlu: {set_name} ({count} utterances)", "", header, rule]
+    lines = [f"### bench_nlu: {set_name} set ({count} utterances), {model}", "", header, rule]
     intents = sorted({intent for scores in results.values() for intent in scores.per_intent})
     for intent in intents:
         total = next(scores.per_intent[intent].total for scores in results.values() if intent in scores.per_intent)
@@ -465,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--failures", action="store_true", help="list missed utterances (for the dev set)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    InteractionModel.load(MODEL_PATH)  # fail early on an unreadable model
+    model = model_summary(InteractionModel.load(MODEL_PATH))  # and fail early on an unreadable model
     set_path = resolve_set(args.set)
     cases = load_set(set_path)
     names = RESOLVERS if args.resolver == "both" else (args.resolver,)
@@ -484,12 +489,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {
             "set": set_name,
             "utterances": len(cases),
-            "model": str(MODEL_PATH.relative_to(REPO_ROOT)),
+            "model": model,
             "resolvers": {name: {**scores.to_json(), "seconds": seconds[name]} for name, scores in results.items()},
         }
         print(json.dumps(report, indent=2))
     else:
-        print(markdown(set_name, len(cases), results, seconds))
+        print(markdown(set_name, len(cases), model, results, seconds))
         if args.failures:
             for name, found in outcomes.items():
                 print()
