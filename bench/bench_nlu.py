@@ -283,14 +283,13 @@ def node_command() -> str:
 
 
 @contextmanager
-def running_service(env: Mapping[str, str], log_path: Path | None = None) -> Iterator[str]:
+def running_service(env: Mapping[str, str]) -> Iterator[str]:
     """`letdown serve` (gunicorn, one worker) on a free loopback port; yields the base URL."""
     port = free_port()
     command = [sys.executable, "-m", "skill.cli", "--log-level", "WARNING", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--threads", "4"]
-    log_file = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
+        command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -303,8 +302,6 @@ def running_service(env: Mapping[str, str], log_path: Path | None = None) -> Ite
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if log_path:
-            log_file.close()
 
 
 def drive_virtual_alexa(
@@ -340,9 +337,9 @@ def virtual_alexa_outcome(case: Case, result: Mapping[str, Any]) -> Outcome:
     return Outcome(case, resolved, frozenset(keys))
 
 
-def run_virtual_alexa(cases: Sequence[Case], env: Mapping[str, str], log_path: Path | None = None) -> list[Outcome]:
+def run_virtual_alexa(cases: Sequence[Case], env: Mapping[str, str]) -> list[Outcome]:
     node_command()  # fail before starting a server
-    with running_service(env, log_path) as base_url:
+    with running_service(env) as base_url:
         results = drive_virtual_alexa([case.text for case in cases], f"{base_url}/alexa")
     return [virtual_alexa_outcome(case, result) for case, result in zip(cases, results, strict=True)]
 
