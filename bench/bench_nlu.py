@@ -102,6 +102,10 @@ ACCEPTABLE_ANSWERS: Mapping[str, tuple[str, ...]] = {
     "AMAZON.ResumeIntent": ("message:audio.nothing_to_resume",),  # a new user has nothing stored to resume
     "AMAZON.RepeatIntent": ("message:repeat.nothing",),  # a new session has said nothing yet
     "AMAZON.NavigateHomeIntent": ("message:home.main",),
+    **{
+        f"AMAZON.{name}Intent": ("message:audio.not_available",)
+        for name in ("LoopOn", "LoopOff", "ShuffleOn", "ShuffleOff")
+    },
     LAUNCH: ("message:launch.first", "message:launch.returning"),
     **{intent: (f"message:safety.{route}",) for route, intent in SAFETY_ROUTES.items()},
 }
