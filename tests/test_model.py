@@ -63,6 +63,7 @@ def samples_with_slots_filled() -> list[tuple[str, str, dict[str, str]]]:
 # --- letdown model check ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs `letdown model check` as a process
 def test_letdown_model_check_passes() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "skill.cli", "--log-level", "WARNING", "model", "check"],
@@ -75,6 +76,7 @@ def test_letdown_model_check_passes() -> None:
     assert "OK" in result.stdout
 
 
+@pytest.mark.slow  # runs `letdown model check` as a process
 def test_model_check_fails_on_a_broken_model(tmp_path: Path) -> None:
     broken = copy.deepcopy(MODEL)
     intent_named(broken, "RelaxTipIntent")["samples"].append("give me 5 tips")
