@@ -14,7 +14,6 @@ from tests.support.alexa import AlexaClient, service_environment
 from tests.support.pki import TestPKI
 from tests.support.server import threaded_server
 
-
 # The fast subset (`./dev test --fast`, i.e. `-m "not slow"`): tests of the pure modules (content,
 # guidance, safety, rendering, sources, the interaction model and resolver), in-process, no server,
 # browser, database server or audio build. Every test of any other module is marked `slow`; a test of
