@@ -1,18 +1,21 @@
 """AudioPlayer logic: starting tracks, pause/resume, Next/Previous, and the playback events.
 
-Where the playback position lives: the persistent attributes `track_token`, `track_offset_ms`,
-`playback_activity` and `playback_updated_ms` (any worker process may answer the next request).
-- Every Play stores its (new) token and start offset at once, so Resume works even if events are lost.
-- PlaybackStarted/Stopped/Finished store what they report, but Stopped/Finished only for the stream
-  that is stored: a REPLACE_ALL makes the device report the *old* stream stopped, after the new Play
-  was stored, and that late event must not win.
-- Pause stores the device's position from `context.AudioPlayer` (when it reports one) and PAUSED; the
-  PlaybackStopped event that follows stores the exact offset.
+Where the playback position lives: one playback row per user (skill.storage.playback), read as the
+persistent attributes `track_token`, `track_offset_ms`, `playback_activity` and `playback_updated_ms` (any
+worker process, on any host, may answer the next request). Every change is one conditional update that the
+database checks, so concurrent requests cannot mix a state:
+- Every Play stores its (new) token and start offset together, so Resume works even if events are lost.
+- PlaybackStarted stores what it reports unless a newer event is stored; Stopped/Finished only for the
+  stream that is stored and only if newer: a REPLACE_ALL makes the device report the *old* stream
+  stopped, after the new Play was stored, and that late event must not win.
+- Pause stores PAUSED and the device's position from `context.AudioPlayer` (when it reports one), unless
+  the PlaybackStopped event that goes with it already stored the exact offset.
 AudioPlayer and PlaybackController requests carry no session and never get speech, cards or reprompts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -43,6 +46,7 @@ from skill.speech.render import (
     whisper_preferred,
     whispered,
 )
+from skill.storage import Change, Outcome, PlaybackUpdate, TrackedAttributes
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +138,34 @@ def persistent(handler_input: HandlerInput) -> dict[str, Any]:
     return handler_input.attributes_manager.persistent_attributes
 
 
-def record(handler_input: HandlerInput, **changes: Any) -> None:
-    """Store only the playback keys this request knows about (the store writes just what changed)."""
+def storage_unavailable(handler_input: HandlerInput) -> bool:
+    """The stored state could not be read for this request (the database is away)."""
+    return bool(getattr(persistent(handler_input), "unavailable", False)) and supports_audio_player(handler_input)
+
+
+def request_time_ms(handler_input: HandlerInput) -> int:
+    """Alexa's timestamp of this request in ms: what orders the playback events of one user."""
+    moment = getattr(handler_input.request_envelope.request, "timestamp", None)
+    if not isinstance(moment, dt.datetime):
+        return int(time.time() * 1000)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def record(
+    handler_input: HandlerInput,
+    change: Change,
+    token: str | None = None,
+    offset_ms: int = 0,
+    activity: str | None = None,
+) -> Outcome:
+    """One conditional playback update (skill.storage.playback says what each change expects)."""
     attributes = persistent(handler_input)
-    attributes.update(changes)
-    attributes["playback_updated_ms"] = int(time.time() * 1000)
-    handler_input.attributes_manager.save_persistent_attributes()
+    if not isinstance(attributes, TrackedAttributes):
+        return Outcome.SKIPPED  # a persistence adapter without playback state (tests of other parts)
+    update = PlaybackUpdate(change, request_time_ms(handler_input), token, offset_ms, activity)
+    return attributes.update_playback(update)
 
 
 # ----- directives -----------------------------------------------------------------------------------------
@@ -180,7 +206,7 @@ def play(handler_input: HandlerInput, deps: SkillDeps, position: Position) -> Re
     builder = handler_input.response_builder
     builder.add_directive(play_directive(deps, position.track, position.token, position.offset_ms))
     end_session_if_any(handler_input)
-    record(handler_input, track_token=position.token, track_offset_ms=position.offset_ms)
+    record(handler_input, Change.PLAY, position.token, position.offset_ms)
     return builder
 
 
@@ -201,18 +227,9 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Respons
 def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> None:
     position = context_position(handler_input, deps)
     if position is not None:
-        record_position(handler_input, position, activity)
-    elif persistent(handler_input).get("playback_activity") == PLAYING:
-        record(handler_input, playback_activity=activity)
-
-
-def record_position(handler_input: HandlerInput, position: Position, activity: str) -> None:
-    record(
-        handler_input,
-        track_token=position.token,
-        track_offset_ms=position.offset_ms,
-        playback_activity=activity,
-    )
+        record(handler_input, Change.HALT, position.token, position.offset_ms, activity)
+    else:
+        record(handler_input, Change.HALT_STORED, activity=activity)
 
 
 # ----- starting tracks ------------------------------------------------------------------------------------
@@ -311,6 +328,8 @@ def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Respo
 
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = resume_position(handler_input, deps)
+    if position is None and storage_unavailable(handler_input):
+        return speak(handler_input, deps, "audio.saved_place_unavailable").response
     if position is None or not supports_audio_player(handler_input):
         return speak(handler_input, deps, "audio.nothing_to_resume").response
     return play(handler_input, deps, position).response
@@ -360,32 +379,24 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
     return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
 
 
-def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
-    stored = persistent(handler_input).get("track_token")
-    return stored is None or stored == token
-
-
 def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None:
-        record_position(handler_input, position, PLAYING)
+        record(handler_input, Change.STARTED, position.token, position.offset_ms)
     return handler_input.response_builder.response
 
 
 def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
-    if position is not None and is_stored_stream(handler_input, position.token):
-        changes: dict[str, Any] = {"track_token": position.token, "track_offset_ms": position.offset_ms}
-        if persistent(handler_input).get("playback_activity") not in (PAUSED, STOPPED):
-            changes["playback_activity"] = STOPPED  # stopped by something other than our Pause/Stop
-        record(handler_input, **changes)
+    if position is not None:
+        record(handler_input, Change.STOPPED, position.token, position.offset_ms)
     return handler_input.response_builder.response
 
 
 def on_playback_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
-    if position is not None and is_stored_stream(handler_input, position.token):
-        record(handler_input, track_token=position.token, track_offset_ms=0, playback_activity=FINISHED)
+    if position is not None:
+        record(handler_input, Change.FINISHED, position.token)
     return handler_input.response_builder.response
 
 
