@@ -1,9 +1,10 @@
 """What could not be written while storage was away: playback updates in memory, deletions on disk.
 
-Playback updates: a small bounded buffer, the newest few updates per user in arrival order, applied in that
-order when storage is back (each one keeps its own expectation, so the newest wins and a stale one is
-refused by the database as it would have been). Users beyond the capacity push out the user buffered
-longest ago; every buffered, applied, refused and dropped update is counted and logged.
+Playback updates: a small bounded buffer, the newest few updates per user in arrival order (older ones are
+superseded), applied in that order when storage is back: each keeps its own expectation, so the newest
+wins and a stale one is refused by the database as it would have been. Users beyond the capacity push out
+the user buffered longest ago (dropped: the only loss, logged as a warning); every buffered, applied,
+refused, superseded and dropped update is counted and the counts are logged.
 
 Deletions (SkillDisabled): appended and fsynced to a journal file, one hashed user key a line, and applied
 when storage is back (by whichever process gets there first; the file is locked while it is rewritten).
@@ -34,7 +35,9 @@ class OutboxCounts:
     buffered: int = 0
     applied: int = 0
     refused: int = 0  # applied after the outage but no longer current (the database said no)
-    dropped: int = 0  # pushed out by the capacity limit, or forgotten by a deletion
+    superseded: int = 0  # a newer update of the same user was kept instead (newest wins)
+    dropped: int = 0  # pushed out by the capacity limit: lost
+    forgotten: int = 0  # the user disabled the skill meanwhile: nothing to keep
 
     def summary(self) -> str:
         return f"buffered={self.buffered} applied={self.applied} refused_as_stale={self.refused} dropped={self.dropped}"
@@ -60,7 +63,7 @@ class PlaybackOutbox:
             self._updates.move_to_end(user_key)
             if len(pending) == self.per_user:
                 pending.popleft()
-                self._drop(1, "a user's oldest buffered update")
+                self.counts.superseded += 1
             pending.append(update)
             while len(self._updates) > self.capacity_users:
                 _, oldest = self._updates.popitem(last=False)
@@ -79,7 +82,7 @@ class PlaybackOutbox:
             merged = deque([*updates, *newer])
             while len(merged) > self.per_user:
                 merged.popleft()
-                self._drop(1, "a user's oldest buffered update")
+                self.counts.superseded += 1
             self._updates[user_key] = merged
             self._updates.move_to_end(user_key, last=False)
 
@@ -87,7 +90,7 @@ class PlaybackOutbox:
         with self._lock:
             forgotten = self._updates.pop(user_key, None)
             if forgotten:
-                self.counts.dropped += len(forgotten)  # the user disabled the skill: nothing to keep
+                self.counts.forgotten += len(forgotten)
 
     def record_applied(self, applied: int, refused: int) -> None:
         with self._lock:

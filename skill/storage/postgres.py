@@ -50,6 +50,7 @@ KEEPALIVES = {
     "tcp_user_timeout": 3000,
 }
 POOL_MAX_SIZE = 8
+MIN_CALL_BUDGET_S = 0.05
 POOL_REPLACE_MIN_INTERVAL_S = 0.5
 # Arbitrary constant: the PostgreSQL advisory lock that serialises schema migrations between processes.
 MIGRATION_LOCK_ID = 0x1E7D0
@@ -131,17 +132,19 @@ class PostgresStore(AttributeStore):
         threading.Thread(target=close_pool_quietly, args=(failed,), daemon=True).start()
 
     def _execute(self, operation: Callable[[Any], T], *, timeout_s: float) -> T:
+        deadline = time.monotonic() + timeout_s  # one budget for waiting on the pool and for the call itself
         for attempt in (1, 2):
             pool = self._current_pool()
             try:
-                connection = pool.getconn(timeout=timeout_s)
+                connection = pool.getconn(timeout=max(deadline - time.monotonic(), MIN_CALL_BUDGET_S))
             except PoolTimeout:
                 raise
             except psycopg.Error as error:
                 raise DatabaseUnavailable(self.describe_error(error)) from error
             broken = False
             try:
-                with self._watchdog.guard(timeout_s, partial(interrupt, connection)):
+                remaining = max(deadline - time.monotonic(), MIN_CALL_BUDGET_S)
+                with self._watchdog.guard(remaining, partial(interrupt, connection)):
                     self._ensure_schema(connection)
                     return operation(connection)
             except (DeadlineExceeded, psycopg.OperationalError) as error:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -83,8 +84,22 @@ class SQLiteStore(AttributeStore):
             return None
         return (stat.st_dev, stat.st_ino)
 
+    def _align_sidecar_permissions(self) -> None:
+        """SQLite creates the -wal and -shm files with the database file's mode at that moment: opened while
+        read-only, they stay read-only after the database file is made writable again. Ours, so align them."""
+        if not os.access(self.path, os.W_OK):
+            return
+        mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        for sidecar in (self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm")):
+            with contextlib.suppress(OSError):
+                if not os.access(sidecar, os.W_OK) and os.stat(sidecar).st_uid == os.geteuid():
+                    os.chmod(sidecar, mode)
+                    log.warning("made %s writable again, like its database file", sidecar.name)
+
     def _connect(self) -> PooledConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            self._align_sidecar_permissions()
         # isolation_level=None: no implicit transactions; `_transaction` issues BEGIN IMMEDIATE itself.
         # check_same_thread=False: a pooled connection moves between threads, but is used by one at a time.
         connection = sqlite3.connect(
@@ -134,7 +149,10 @@ class SQLiteStore(AttributeStore):
             if getattr(error, "sqlite_errorcode", None) in LOCK_ERROR_CODES and not pooled.connection.in_transaction:
                 self._release(pooled)
             else:
+                # Not a lock: the connection (or the file under it) is suspect. The next connection checks
+                # the schema again, since a file made anew may even reuse the old inode number.
                 self._close_quietly(pooled)
+                self._migrated = None
                 if self._file_identity() != pooled.identity:
                     self.close()
             raise
@@ -152,6 +170,9 @@ class SQLiteStore(AttributeStore):
                 pooled = self._idle.pop()
                 if pooled.identity == current and self._is_usable(pooled.connection):
                     return pooled
+                if pooled.identity != current:
+                    log.warning("database file %s was deleted or replaced: reopening it", self.path)
+                    self._migrated = None
                 self._close_quietly(pooled)
         return self._connect()
 

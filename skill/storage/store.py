@@ -68,7 +68,7 @@ PREFERENCE_KEYS = frozenset(PREFERENCE_TYPES)
 
 # Request-path budget per database call: far below Alexa's 8 s, so that even a few calls plus the rest of
 # the request stay under a second when the database is sick.
-DEFAULT_CALL_TIMEOUT_S = 0.5
+DEFAULT_CALL_TIMEOUT_S = 0.4
 DEFAULT_BREAKER_OPEN_S = 1.0
 MAX_ERROR_DETAIL_CHARS = 300
 PLAYBACK_MIGRATED_KEYS = ", ".join(f"'{key}'" for key in PLAYBACK_KEYS)
