@@ -44,9 +44,7 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def race_env(
-    request: pytest.FixtureRequest, pki: TestPKI, audio_dir: Path, tmp_path: Path
-) -> dict[str, str]:
+def race_env(request: pytest.FixtureRequest, pki: TestPKI, audio_dir: Path, tmp_path: Path) -> dict[str, str]:
     env = shared_service_env(pki, tmp_path, audio_dir)
     if request.param == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
