@@ -6,12 +6,14 @@ Every update is ONE statement, `INSERT … ON CONFLICT (user_key) DO UPDATE … 
 requests for the same user at the same instant (two processes, two hosts) serialise on the row and the
 second one sees the first one's result; nothing is read first and written later.
 
-- PLAY (a Play directive we send): token and offset replace whatever is stored, together.
+- PLAY (a Play directive we send): token and offset replace what is stored, together, unless a newer
+  event is stored (an update buffered during an outage and applied late must not undo a newer Play).
 - STARTED: the device plays this token now; applied unless a newer event is already stored.
 - STOPPED / FINISHED: only for the stored token, and only if newer than what is stored; a PlaybackStopped
   keeps a PAUSED or STOPPED activity (the Pause that caused it) and stores the exact offset.
 - HALT (Pause/Stop intents with the device's position): sets the activity; the offset only while no exact
-  offset from a PlaybackStopped for that token is stored (the event's offset beats the context's).
+  offset from a PlaybackStopped for that token is stored (the event's offset beats the context's). For
+  another token than the stored one, only if nothing newer is stored.
 - HALT_STORED (Pause/Stop without a device position): the activity, only if something is playing.
 """
 
@@ -65,8 +67,9 @@ REPLACE_STREAM = (
 STATEMENTS: dict[Change, str] = {
     Change.PLAY: INSERT
     + REPLACE_STREAM
-    + "event_ms = CASE WHEN playback.event_ms > excluded.event_ms THEN playback.event_ms ELSE excluded.event_ms END, "
-    + BUMP,
+    + "event_ms = excluded.event_ms, "
+    + BUMP
+    + " WHERE playback.event_ms <= excluded.event_ms",
     Change.STARTED: INSERT
     + REPLACE_STREAM
     + "event_ms = excluded.event_ms, "
@@ -88,7 +91,8 @@ STATEMENTS: dict[Change, str] = {
     + " THEN playback.offset_ms ELSE excluded.offset_ms END,"
     + " offset_exact = CASE WHEN playback.track_token = excluded.track_token THEN playback.offset_exact ELSE 0 END,"
     + " track_token = excluded.track_token, "
-    + BUMP,
+    + BUMP
+    + " WHERE playback.track_token = excluded.track_token OR playback.event_ms <= ?",
     Change.HALT_STORED: "UPDATE playback SET activity = ?, version = version + 1, updated_at = ?"
     + f" WHERE user_key = ? AND activity IN ('{PLAYING}', '{STOPPED}')",
 }
@@ -102,7 +106,7 @@ def statement_parameters(update: PlaybackUpdate, user_key: str, now: Any) -> tup
     if change is Change.HALT:
         # Inserted with event time 0: a Pause is no device event, so it must not make the device's own
         # PlaybackStopped (same instant, same second) look older than what is stored.
-        return (user_key, update.token, update.offset_ms, update.activity, 0, 0, now)
+        return (user_key, update.token, update.offset_ms, update.activity, 0, 0, now, update.event_ms)
     activity, exact, offset = {
         Change.PLAY: (PLAYING, 0, update.offset_ms),
         Change.STARTED: (PLAYING, 0, update.offset_ms),

@@ -527,8 +527,11 @@ class AttributeStore(AbstractPersistenceAdapter):
         came_back = self._breaker.record_success()
         if came_back:
             log.warning("storage is back (%s)", self.redacted)
-        if came_back or len(self._outbox) or self._journal.has_pending:
-            self._recover()
+        if (came_back or len(self._outbox) or self._journal.has_pending) and not self._recovering.locked():
+            if probe:
+                self._recover()  # health checks and maintenance wait for it
+            else:  # a request must not wait for a whole backlog
+                threading.Thread(target=self._recover, name="storage-recovery", daemon=True).start()
         return result
 
     def _recover(self) -> None:
