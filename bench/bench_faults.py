@@ -12,6 +12,7 @@ Usage: .venv/bin/python bench/bench_faults.py [--fault-seconds 3] [--trials 100]
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import signal
 import sys
@@ -108,6 +109,7 @@ def main() -> int:
     parser.add_argument("--fault-seconds", type=float, default=3.0)
     parser.add_argument("--trials", type=int, default=100)
     args, _ = parser.parse_known_args()  # ./dev bench passes every script the same arguments
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request would bury the table
     with tempfile.TemporaryDirectory() as scratch, running_postgres() as server:
         root = Path(scratch)
         pki = TestPKI(root / "pki")

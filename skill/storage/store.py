@@ -254,6 +254,11 @@ def pending_changes(attributes: Mapping[str, Any], user_key: str | None) -> Chan
     return Changes(upserts, removals)
 
 
+def level_for(error: BaseException) -> int:
+    """While the breaker refuses calls, one line per request is routine: the breaker logged the outage."""
+    return logging.INFO if isinstance(error, DatabaseUnavailable) else logging.WARNING
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -347,7 +352,12 @@ class AttributeStore(AbstractPersistenceAdapter):
         try:
             preferences, playback = self._run(lambda connection: self._select_user(connection, user_key))
         except self._failures as error:
-            log.warning("persistent attributes unavailable (%s): %s", self.redacted, self.describe_error(error))
+            log.log(
+                level_for(error),
+                "persistent attributes unavailable (%s): %s",
+                self.redacted,
+                self.describe_error(error),
+            )
             return TrackedAttributes(user_key=user_key, unavailable=True, store=self)
         return TrackedAttributes(
             {**as_attributes(playback), **self._decode_rows(preferences)}, user_key=user_key, store=self
@@ -370,7 +380,7 @@ class AttributeStore(AbstractPersistenceAdapter):
                 self._run(lambda connection: self._write_user(connection, user_key, changes))
             except self._failures as error:
                 # The snapshot stays as it was, so a later save of the same object retries these changes.
-                log.warning("preferences not saved (%s): %s", self.redacted, self.describe_error(error))
+                log.log(level_for(error), "preferences not saved (%s): %s", self.redacted, self.describe_error(error))
                 return
         if isinstance(attributes, TrackedAttributes):
             attributes.mark_saved()
@@ -412,7 +422,8 @@ class AttributeStore(AbstractPersistenceAdapter):
             applied = self._run(lambda connection: self._apply_playback(connection, user_key, update))
         except self._failures as error:
             self._outbox.put(user_key, update)
-            log.warning(
+            log.log(
+                level_for(error),
                 "playback update %s buffered (%s): %s; %s",
                 update.change,
                 self.redacted,
