@@ -116,9 +116,6 @@ def statement_parameters(update: PlaybackUpdate, user_key: str, now: Any) -> tup
     return (user_key, update.token, offset, activity, exact, update.event_ms, now)
 
 
-SELECT = "SELECT track_token, offset_ms, activity, event_ms FROM playback WHERE user_key = ?"
-
-
 def as_attributes(row: tuple[Any, ...] | None) -> dict[str, Any]:
     """The playback row under the persistent-attribute names handlers read."""
     if row is None:

@@ -41,7 +41,6 @@ from skill.storage.outbox import DeletionJournal, PlaybackOutbox
 from skill.storage.playback import (
     PLAYBACK_ACTIVITIES,
     PLAYBACK_KEYS,
-    SELECT,
     STATEMENTS,
     PlaybackUpdate,
     as_attributes,
@@ -72,6 +71,12 @@ DEFAULT_CALL_TIMEOUT_S = 0.4
 DEFAULT_BREAKER_OPEN_S = 1.0
 MAX_ERROR_DETAIL_CHARS = 300
 PLAYBACK_MIGRATED_KEYS = ", ".join(f"'{key}'" for key in PLAYBACK_KEYS)
+
+# The playback row comes back with a NULL attr_key, after the preference rows.
+SELECT_USER = (
+    "SELECT attr_key, value, NULL, NULL, NULL, NULL FROM attributes WHERE user_key = ?"
+    " UNION ALL SELECT NULL, NULL, track_token, offset_ms, activity, event_ms FROM playback WHERE user_key = ?"
+)
 
 T = TypeVar("T")
 
@@ -602,10 +607,11 @@ class AttributeStore(AbstractPersistenceAdapter):
         return statement.replace("?", self.sql_placeholder)
 
     def _select_user(self, connection: Any, user_key: str) -> tuple[list[tuple[str, Any]], tuple[Any, ...] | None]:
-        preferences = self._sql("SELECT attr_key, value FROM attributes WHERE user_key = ?")
-        rows = list(connection.execute(preferences, (user_key,)).fetchall())
-        playback = connection.execute(self._sql(SELECT), (user_key,)).fetchone()
-        return rows, playback
+        """Preferences and playback row in one round trip (and one snapshot)."""
+        rows = connection.execute(self._sql(SELECT_USER), (user_key, user_key)).fetchall()
+        preferences = [(attr_key, value) for attr_key, value, *_ in rows if attr_key is not None]
+        playback = next((tuple(row[2:]) for row in rows if row[0] is None), None)
+        return preferences, playback
 
     def _decode_rows(self, rows: list[tuple[str, Any]]) -> dict[str, Any]:
         values: dict[str, Any] = {}
