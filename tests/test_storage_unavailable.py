@@ -29,9 +29,14 @@ def broken_storage(tmp_path: Path) -> Path:
     return tmp_path / "letdown.db"
 
 
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fake_audio_dir(tmp_path_factory.mktemp("audio"))
+
+
 @pytest.fixture
-def service(pki: TestPKI, tmp_path: Path, broken_storage: Path) -> Iterator[str]:
-    env = shared_service_env(pki, tmp_path, write_fake_audio_dir(tmp_path / "audio"))
+def service(pki: TestPKI, tmp_path: Path, broken_storage: Path, audio_dir: Path) -> Iterator[str]:
+    env = shared_service_env(pki, tmp_path, audio_dir)
     env["LETDOWN_DATABASE_URL"] = f"sqlite:///{broken_storage}"
     with threaded_server(create_app(Config.from_env(env))) as base_url:
         yield base_url

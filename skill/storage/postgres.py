@@ -200,8 +200,12 @@ class PostgresStore(AttributeStore):
     def _transaction(self, connection: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[Any]:
         return connection.transaction()
 
+    def _allow_long_statements(self, connection: psycopg.Connection[Any]) -> None:
+        connection.execute(f"SET LOCAL statement_timeout = {int(MIGRATION_TIMEOUT_S * 1000)}")
+        connection.execute(f"SET LOCAL lock_timeout = {int(MIGRATION_TIMEOUT_S * 1000)}")
+
     def _lock_schema(self, connection: psycopg.Connection[Any]) -> None:
-        connection.execute("SET LOCAL statement_timeout = 0")  # a migration may take longer than a request
+        self._allow_long_statements(connection)  # a migration may take longer than a request
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
 
     def _encode_json(self, value: Any) -> Jsonb:

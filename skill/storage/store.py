@@ -319,6 +319,9 @@ class AttributeStore(AbstractPersistenceAdapter):
     def _transaction(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def _allow_long_statements(self, connection: Any) -> None:
+        """Inside a maintenance transaction: lift the request-path statement bound for this transaction only."""
+
     def _encode_json(self, value: Any) -> Any:
         raise NotImplementedError
 
@@ -507,6 +510,7 @@ class AttributeStore(AbstractPersistenceAdapter):
         def purge(connection: Any) -> int:
             deleted = 0
             with self._transaction(connection), contextlib.closing(connection.cursor()) as cursor:
+                self._allow_long_statements(connection)
                 for table in ("attributes", "playback"):
                     cursor.execute(self._sql(f"DELETE FROM {table} WHERE user_key IN ({stale_users})"), (cutoff,))
                     deleted += max(cursor.rowcount, 0)
