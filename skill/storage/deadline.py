@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
+POLL_S = 0.05  # how late a deadline may fire
+
 
 class DeadlineExceeded(Exception):
     """A database call was interrupted because it took longer than its deadline."""
@@ -55,9 +57,7 @@ class Watchdog:
         entry = Guard(time.monotonic() + seconds, next(self._sequence), interrupt)
         with self._condition:
             self._ensure_thread()
-            heapq.heappush(self._guards, entry)
-            if self._guards[0] is entry:
-                self._condition.notify()
+            heapq.heappush(self._guards, entry)  # no notify: the watchdog polls (a wake-up per call costs more)
         try:
             yield entry
         except Exception as error:
@@ -83,11 +83,11 @@ class Watchdog:
                 while self._guards and self._guards[0].finished:
                     heapq.heappop(self._guards)
                 if not self._guards:
-                    self._condition.wait(timeout=1.0)
+                    self._condition.wait(timeout=POLL_S)
                     continue
                 wait = self._guards[0].due - time.monotonic()
                 if wait > 0:
-                    self._condition.wait(timeout=wait)
+                    self._condition.wait(timeout=min(wait, POLL_S))
                     continue
                 entry = heapq.heappop(self._guards)
                 # Under the lock: the guarded block cannot finish (and hand its connection to another
