@@ -26,6 +26,9 @@ class SkillDisabledHandler(SkillRequestHandler):
     The store deletes at once or, while storage is away, journals the deletion on disk and applies it when
     storage is back. Only when neither works does it raise DeletionNotDone, which no exception handler
     takes: the web layer answers that one event type with a 503 rather than a 200 that would claim success.
+    Not relied upon as a retry: Amazon's "Use Skill Events" page (developer.amazon.com/docs/smapi/
+    skill-events-in-alexa-skills.html) documents no redelivery after an error answer; the one hint of late
+    delivery is the one-hour timestamp tolerance for AlexaSkillEvent requests (docs/verification.md).
     """
 
     request_types = ("AlexaSkillEvent.SkillDisabled",)
