@@ -34,19 +34,13 @@ from ask_sdk_model.interfaces.audioplayer import (
 )
 
 from skill.alexa.deps import SkillDeps
+from skill.alexa.interceptors import locale_content
 from skill.alexa.slots import resolved_slot_id, slot
-from skill.playback.catalog import Track, make_token, parse_duration
-from skill.speech.render import (
-    LAST_OFFER,
-    choose_reprompt,
-    content_for,
-    remember,
-    session_attributes,
-    speak,
-    whisper_preferred,
-    whispered,
-)
-from skill.storage import Change, Outcome, PlaybackUpdate, TrackedAttributes
+from skill.playback.catalog import Track, iso_duration_seconds, make_token
+from skill.speech.offers import Offer
+from skill.speech.render import speak, speak_with_audio
+from skill.storage import Change, Outcome, PlaybackUpdate, TrackedAttributes, keys
+from skill.storage.keys import CURRENT_ACTIVITIES, SOUNDING_ACTIVITIES, Activity
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +49,7 @@ SSML_AUDIO_MAX_S = 240
 LETDOWN_TRACK = "letdown-visualisation"
 LETDOWN_INTRO = "letdown.routine"
 LETDOWN_SPOKEN = "letdown.routine_spoken"
-NEXT_TIP_OFFER = "offer.next_tip"
-
-PLAYING, PAUSED, STOPPED, FINISHED = "PLAYING", "PAUSED", "STOPPED", "FINISHED"
-# Device player states (context.AudioPlayer.playerActivity) in which a track of ours is "current".
-CURRENT_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN", "PAUSED", "STOPPED"})
-SOUNDING_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN"})
+NEXT_TIP_OFFER = Offer.NEXT_TIP.message_id
 
 
 @dataclass(frozen=True)
@@ -104,11 +93,16 @@ def context_position(handler_input: HandlerInput, deps: SkillDeps) -> Position |
 def stored_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
     """The stored track and offset to resume; None when nothing is stored or the track finished."""
     stored = persistent(handler_input)
-    token = stored.get("track_token")
+    token = stored.get(keys.TRACK_TOKEN)
     track = deps.tracks.track_for_token(token)
-    if track is None or not track.playable or stored.get("playback_activity") == FINISHED:
+    if (
+        track is None
+        or not isinstance(token, str)
+        or not track.playable
+        or stored.get(keys.PLAYBACK_ACTIVITY) == Activity.FINISHED
+    ):
         return None
-    return Position(track, token, clamp_offset(track, stored.get("track_offset_ms")))
+    return Position(track, token, clamp_offset(track, stored.get(keys.TRACK_OFFSET_MS)))
 
 
 def current_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
@@ -158,13 +152,14 @@ def record(
     change: Change,
     token: str | None = None,
     offset_ms: int = 0,
-    activity: str | None = None,
+    activity: Activity | None = None,
 ) -> Outcome:
     """One conditional playback update (skill.storage.playback says what each change expects)."""
     attributes = persistent(handler_input)
     if not isinstance(attributes, TrackedAttributes):
         return Outcome.SKIPPED  # a persistence adapter without playback state (tests of other parts)
-    update = PlaybackUpdate(change, request_time_ms(handler_input), token, offset_ms, activity)
+    stored_activity = str(activity) if activity is not None else None
+    update = PlaybackUpdate(change, request_time_ms(handler_input), token, offset_ms, stored_activity)
     return attributes.update_playback(update)
 
 
@@ -214,7 +209,7 @@ def play_from_start(handler_input: HandlerInput, deps: SkillDeps, track: Track) 
     return play(handler_input, deps, Position(track, make_token(track.id), 0))
 
 
-def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Response:
+def stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> Response:
     """AudioPlayer.Stop, remembering where the device says it was; ends the session without speech."""
     builder = handler_input.response_builder
     if supports_audio_player(handler_input):
@@ -224,7 +219,7 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Respons
     return builder.response
 
 
-def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> None:
+def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> None:
     position = context_position(handler_input, deps)
     if position is not None:
         record(handler_input, Change.HALT, position.token, position.offset_ms, activity)
@@ -241,9 +236,9 @@ def start_track_response(
     """A short spoken intro, then the track: AudioPlayer.Play, SSML <audio>, or a spoken alternative."""
     track = deps.tracks.playable(track_id)
     if track is not None and supports_audio_player(handler_input):
-        content = content_for(handler_input, deps)
+        content = locale_content(handler_input)
         if content.has(intro_message_id):
-            speak(handler_input, deps, intro_message_id, end_session=True)
+            speak(handler_input, content, intro_message_id, end_session=True)
         return play_from_start(handler_input, deps, track).response
     if track is not None and fits_in_ssml(deps, track):
         return ssml_audio_response(handler_input, deps, track, intro_message_id)
@@ -256,39 +251,23 @@ def fits_in_ssml(deps: SkillDeps, track: Track) -> bool:
 
 def ssml_audio_response(handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str) -> Response:
     """Intro, the track in an SSML <audio> tag, then the offer of another tip (session stays open)."""
-    content = content_for(handler_input, deps)
-    intro = content.pick(intro_message_id) if content.has(intro_message_id) else ""
-    offer = content.pick(NEXT_TIP_OFFER)
-    reprompt = choose_reprompt(content, intro_message_id, "text", NEXT_TIP_OFFER, None) or ""
-    audio = f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>'
-    remember(handler_input, intro_message_id, "text", NEXT_TIP_OFFER, join_speech(intro, audio, offer), reprompt)
-    if whisper_preferred(handler_input):
-        # Whisper the words only: the effect is for Alexa's voice, not for the recorded track.
-        intro, offer, reprompt = (whispered(part) if part else part for part in (intro, offer, reprompt))
-    builder = handler_input.response_builder
-    builder.speak(join_speech(intro, audio, offer)).ask(reprompt)
-    builder.set_should_end_session(False)
-    return builder.response
-
-
-def join_speech(*parts: str) -> str:
-    return " ".join(part for part in parts if part)
+    url = deps.tracks.stream_url(track.id)
+    return speak_with_audio(
+        handler_input, locale_content(handler_input), intro_message_id, url, then=NEXT_TIP_OFFER
+    ).response
 
 
 def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: str) -> Response:
     """What a device that cannot play the track hears instead."""
     if track_id == LETDOWN_TRACK:
-        return speak(handler_input, deps, LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
+        return speak(handler_input, locale_content(handler_input), LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
     if deps.tracks.playable(track_id) is None:
-        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+        return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     # The message asks whether a short breathing exercise would do instead: Yes answers that offer.
-    builder = speak(handler_input, deps, "track.too_long_for_device", reprompt="offer.breathing")
-    session_attributes(handler_input)[LAST_OFFER] = "breathing"
-    return builder.response
-
-
-def escape_attribute(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    content = locale_content(handler_input)
+    return speak(
+        handler_input, content, "track.too_long_for_device", reprompt=Offer.BREATHING.message_id, offer=Offer.BREATHING
+    ).response
 
 
 def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -296,10 +275,10 @@ def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    duration = parse_duration(getattr(slot(handler_input, "duration"), "value", None))
+    duration = iso_duration_seconds(getattr(slot(handler_input, "duration"), "value", None))
     track = deps.tracks.nearest_breathing(duration)
     if track is None:
-        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+        return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -307,7 +286,7 @@ def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Respons
     spoken = slot(handler_input, "track")
     track = deps.tracks.get(resolved_slot_id(spoken)) or deps.tracks.find_by_name(getattr(spoken, "value", None))
     if track is None:
-        return speak(handler_input, deps, "track.unknown").response
+        return speak(handler_input, locale_content(handler_input), "track.unknown").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -319,26 +298,26 @@ def intro_id(track_id: str) -> str:
 
 
 def pause_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, PAUSED)
+    return stop(handler_input, deps, Activity.PAUSED)
 
 
 def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, STOPPED)
+    return stop(handler_input, deps, Activity.STOPPED)
 
 
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = resume_position(handler_input, deps)
     if position is None and storage_unavailable(handler_input):
-        return speak(handler_input, deps, "audio.saved_place_unavailable").response
+        return speak(handler_input, locale_content(handler_input), "audio.saved_place_unavailable").response
     if position is None or not supports_audio_player(handler_input):
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play(handler_input, deps, position).response
 
 
 def start_over_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = current_position(handler_input, deps)
     if position is None:
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play_from_start(handler_input, deps, position.track).response
 
 
@@ -346,7 +325,7 @@ def skip_response(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Re
     """Next (+1) or Previous (-1) in the play order, from the current track, with the new track's intro."""
     track = adjacent_track(handler_input, deps, step)
     if track is None:
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -358,7 +337,7 @@ def adjacent_track(handler_input: HandlerInput, deps: SkillDeps, step: int) -> T
 
 def not_available_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     """Loop and Shuffle: a short spoken no; whatever is playing carries on."""
-    return speak(handler_input, deps, "audio.not_available", end_session=True).response
+    return speak(handler_input, locale_content(handler_input), "audio.not_available", end_session=True).response
 
 
 def track_is_current(handler_input: HandlerInput, deps: SkillDeps) -> bool:
@@ -374,7 +353,7 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
     request = handler_input.request_envelope.request
     token = getattr(request, "token", None)
     track = deps.tracks.track_for_token(token)
-    if track is None:
+    if track is None or not isinstance(token, str):
         return None
     return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
 
@@ -441,7 +420,7 @@ def on_play_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 def on_pause_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, PAUSED)
+    return stop(handler_input, deps, Activity.PAUSED)
 
 
 def on_skip_command(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from skill.storage.playback import Change, PlaybackUpdate
+from skill.storage.postgres import PostgresStore
+from skill.storage.sqlite import SQLiteStore
 from skill.storage.store import (
     ALLOWED_KEYS,
     MIGRATIONS,
@@ -30,11 +32,7 @@ def open_store(database_url: str, **options: Any) -> AttributeStore:
     """
     url = DatabaseUrl.parse(database_url)
     if url.sqlite_file is not None:
-        from skill.storage.sqlite import SQLiteStore
-
         return SQLiteStore(url, **options)
-    from skill.storage.postgres import PostgresStore
-
     return PostgresStore(url, **options)
 
 

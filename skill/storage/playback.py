@@ -23,10 +23,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-PLAYING, PAUSED, STOPPED, FINISHED = "PLAYING", "PAUSED", "STOPPED", "FINISHED"
-PLAYBACK_ACTIVITIES = frozenset({PLAYING, PAUSED, STOPPED, FINISHED})
+from skill.storage.keys import (
+    PLAYBACK_ACTIVITY,
+    PLAYBACK_UPDATED_MS,
+    STORED_ACTIVITIES,
+    TRACK_OFFSET_MS,
+    TRACK_TOKEN,
+    Activity,
+)
+
+PLAYING, PAUSED, STOPPED, FINISHED = (
+    str(a) for a in (Activity.PLAYING, Activity.PAUSED, Activity.STOPPED, Activity.FINISHED)
+)
 # The persistent-attribute names under which handlers read the playback row (read-only for them).
-PLAYBACK_KEYS = ("track_token", "track_offset_ms", "playback_activity", "playback_updated_ms")
+PLAYBACK_KEYS = (TRACK_TOKEN, TRACK_OFFSET_MS, PLAYBACK_ACTIVITY, PLAYBACK_UPDATED_MS)
 
 
 class Change(StrEnum):
@@ -122,9 +132,9 @@ def as_attributes(row: tuple[Any, ...] | None) -> dict[str, Any]:
         return {}
     token, offset_ms, activity, event_ms = row
     values = {
-        "track_token": token,
-        "track_offset_ms": int(offset_ms) if offset_ms is not None else None,
-        "playback_activity": activity if activity in PLAYBACK_ACTIVITIES else None,
-        "playback_updated_ms": int(event_ms) if event_ms else None,
+        TRACK_TOKEN: token,
+        TRACK_OFFSET_MS: int(offset_ms) if offset_ms is not None else None,
+        PLAYBACK_ACTIVITY: activity if activity in STORED_ACTIVITIES else None,
+        PLAYBACK_UPDATED_MS: int(event_ms) if event_ms else None,
     }
     return {key: value for key, value in values.items() if value is not None}

@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 from ask_sdk_core.attributes_manager import AbstractPersistenceAdapter
@@ -37,9 +36,9 @@ from ask_sdk_model import RequestEnvelope
 
 from skill.storage.breaker import CircuitBreaker
 from skill.storage.deadline import DeadlineExceeded
+from skill.storage.keys import ATTRIBUTE_TYPES, PLAYBACK_ACTIVITY, STORED_ACTIVITIES, VISITS, WHISPER
 from skill.storage.outbox import DeletionJournal, PlaybackOutbox
 from skill.storage.playback import (
-    PLAYBACK_ACTIVITIES,
     PLAYBACK_KEYS,
     STATEMENTS,
     PlaybackUpdate,
@@ -50,20 +49,10 @@ from skill.storage.urls import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
-# Preferences: the only attributes a handler may save, with the JSON types their values may have.
-PREFERENCE_TYPES: Mapping[str, type] = MappingProxyType({"whisper": bool, "visits": int})
-# Everything a handler may read (the playback keys come from the playback row).
-ATTRIBUTE_TYPES: Mapping[str, type] = MappingProxyType(
-    {
-        "track_token": str,
-        "track_offset_ms": int,
-        "playback_activity": str,
-        "playback_updated_ms": int,
-        **PREFERENCE_TYPES,
-    }
-)
+# Everything a handler may read (the playback keys come from the playback row); of these, only the
+# preferences are saved through `save_attributes`.
 ALLOWED_KEYS = frozenset(ATTRIBUTE_TYPES)
-PREFERENCE_KEYS = frozenset(PREFERENCE_TYPES)
+PREFERENCE_KEYS = frozenset({WHISPER, VISITS})
 
 # Request-path budget per database call: far below Alexa's 8 s, so that even a few calls plus the rest of
 # the request stay under a second when the database is sick.
@@ -232,8 +221,8 @@ def check_value(key: str, value: Any) -> None:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         actual = type(value).__name__
         raise ValueError(f"persistent attribute {key} must be {expected.__name__} or None, not {actual}")
-    if key == "playback_activity" and value not in PLAYBACK_ACTIVITIES:
-        raise ValueError(f"playback_activity must be one of {sorted(PLAYBACK_ACTIVITIES)}, not {value!r}")
+    if key == PLAYBACK_ACTIVITY and value not in STORED_ACTIVITIES:
+        raise ValueError(f"playback_activity must be one of {sorted(map(str, STORED_ACTIVITIES))}, not {value!r}")
 
 
 def canonical_json(value: Any) -> str:
