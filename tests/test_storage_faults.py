@@ -92,7 +92,8 @@ def wait_for_status(base_url: str, status: str, within_s: float) -> float:
 
 
 class Traffic:
-    """Signed HelpIntents and PlaybackStopped events for one user from a few threads, timing every answer."""
+    """Signed PlaybackStopped events for one user (one thread, in order, so "the newest" is well defined)
+    and HelpIntents (the other threads), timing every answer."""
 
     def __init__(self, client: AlexaClient, token: str, threads: int = 3) -> None:
         self.client = client
@@ -100,9 +101,8 @@ class Traffic:
         self.latencies: list[float] = []
         self.statuses: list[int] = []
         self.last_offset_sent = 0
-        self._offset_lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        self._threads = [threading.Thread(target=self._run, args=(number,), daemon=True) for number in range(threads)]
 
     def __enter__(self) -> Traffic:
         for thread in self._threads:
@@ -114,28 +114,28 @@ class Traffic:
         for thread in self._threads:
             thread.join(timeout=10)
 
-    def _run(self) -> None:
-        http = requests.Session()
-        client = AlexaClient(base_url=self.client.base_url, pki=self.client.pki, user_id=self.client.user_id, http=http)
-        for number in range(10_000):
-            if self._stop.is_set():
-                return
-            if number % 2:
+    def _run(self, number: int) -> None:
+        client = AlexaClient(
+            base_url=self.client.base_url, pki=self.client.pki, user_id=self.client.user_id, http=requests.Session()
+        )
+        while not self._stop.is_set():
+            if number:
                 built = envelope(
                     intent_request("AMAZON.HelpIntent"), new_session(client.user_id), user_id=client.user_id
                 )
             else:
-                with self._offset_lock:
-                    self.last_offset_sent += 1000
-                    built = envelope(
-                        {"type": "AudioPlayer.PlaybackStopped", "token": self.token,
-                         "offsetInMilliseconds": self.last_offset_sent},
-                        None, user_id=client.user_id,
-                    )  # fmt: skip
+                offset = self.last_offset_sent + 1000
+                built = envelope(
+                    {"type": "AudioPlayer.PlaybackStopped", "token": self.token, "offsetInMilliseconds": offset},
+                    None,
+                    user_id=client.user_id,
+                )
             started = time.monotonic()
             reply = client.send(built)
             self.latencies.append(time.monotonic() - started)
             self.statuses.append(reply.status_code)
+            if not number:
+                self.last_offset_sent = offset
             time.sleep(0.02)
 
     def since(self, index: int) -> list[float]:

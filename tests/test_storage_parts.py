@@ -124,6 +124,17 @@ def test_outbox_put_back_keeps_newer_updates_last() -> None:
     assert outbox.take() == [("user", [stopped(1), stopped(2), stopped(5)])]
 
 
+def test_outbox_peek_and_done_keep_updates_that_arrived_meanwhile() -> None:
+    outbox = PlaybackOutbox()
+    outbox.put("user", stopped(1))
+    user_key, updates = outbox.peek() or ("", [])
+    outbox.put("user", stopped(2))  # arrives while the first is being applied
+    outbox.done(user_key, updates)
+    assert outbox.peek() == ("user", [stopped(2)])
+    outbox.done("user", [stopped(2)])  # an equal update, but not the one buffered: stays
+    assert outbox.holds("user")
+
+
 def test_outbox_forgets_a_user_who_disabled_the_skill() -> None:
     outbox = PlaybackOutbox()
     outbox.put("user", stopped(1))

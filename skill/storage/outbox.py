@@ -54,6 +54,9 @@ class PlaybackOutbox:
     def __len__(self) -> int:
         return len(self._updates)
 
+    def holds(self, user_key: str) -> bool:
+        return user_key in self._updates
+
     def put(self, user_key: str, update: PlaybackUpdate) -> None:
         with self._lock:
             self.counts.buffered += 1
@@ -68,6 +71,25 @@ class PlaybackOutbox:
             while len(self._updates) > self.capacity_users:
                 _, oldest = self._updates.popitem(last=False)
                 self._drop(len(oldest), "the buffer is full")
+
+    def peek(self) -> tuple[str, list[PlaybackUpdate]] | None:
+        """The user buffered longest ago and their updates, left in the buffer until `done`."""
+        with self._lock:
+            for user_key, updates in self._updates.items():
+                return user_key, list(updates)
+            return None
+
+    def done(self, user_key: str, applied: list[PlaybackUpdate]) -> None:
+        """These updates (from `peek`) were applied: remove them, and the user if nothing newer arrived."""
+        applied_ids = {id(update) for update in applied}
+        with self._lock:
+            pending = self._updates.get(user_key)
+            if pending is None:
+                return
+            while pending and id(pending[0]) in applied_ids:  # by identity: equal updates may be queued again
+                pending.popleft()
+            if not pending:
+                del self._updates[user_key]
 
     def take(self) -> list[tuple[str, list[PlaybackUpdate]]]:
         with self._lock:

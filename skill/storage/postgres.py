@@ -49,6 +49,7 @@ KEEPALIVES = {
     "keepalives_count": 2,
     "tcp_user_timeout": 3000,
 }
+POOL_MIN_SIZE = 4  # gunicorn's threads per worker
 POOL_MAX_SIZE = 8
 MIN_CALL_BUDGET_S = 0.05
 POOL_REPLACE_MIN_INTERVAL_S = 0.5
@@ -69,7 +70,8 @@ class PostgresStore(AttributeStore):
         "json_bigint": "(value #>> '{}')::bigint",
     }
     database_errors = (psycopg.Error,)
-    timeout_errors = (DeadlineExceeded, PoolTimeout)
+    # A pool timeout is not one: on a busy machine a new connection can take longer than a request may wait.
+    timeout_errors = (DeadlineExceeded,)
 
     def __init__(self, url: DatabaseUrl, *, pool_max_size: int = POOL_MAX_SIZE, **options: Any) -> None:
         try:
@@ -112,7 +114,7 @@ class PostgresStore(AttributeStore):
     def _new_pool(self) -> ConnectionPool:
         pool: ConnectionPool = ConnectionPool(
             kwargs={**self._params, "autocommit": True},
-            min_size=1,
+            min_size=min(POOL_MIN_SIZE, self._pool_max_size),  # ready before requests need them
             max_size=self._pool_max_size,
             timeout=self.call_timeout_s,
             reconnect_timeout=0,  # never give up: the breaker decides when requests stop waiting

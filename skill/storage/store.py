@@ -415,6 +415,12 @@ class AttributeStore(AbstractPersistenceAdapter):
         """Apply one conditional playback update; buffer it while storage is unavailable."""
         if self._journal.contains(user_key):
             return Outcome.SKIPPED
+        if self._outbox.holds(user_key):
+            # Older updates of this user still wait to be applied: this one goes behind them, in order
+            # (Alexa's timestamps have whole seconds, so the database alone could not order them).
+            self._outbox.put(user_key, update)
+            self._schedule_recovery()
+            return Outcome.BUFFERED
         try:
             applied = self._run(lambda connection: self._apply_playback(connection, user_key, update))
         except self._failures as error:
@@ -536,12 +542,17 @@ class AttributeStore(AbstractPersistenceAdapter):
         came_back = self._breaker.record_success()
         if came_back:
             log.warning("storage is back (%s)", self.redacted)
-        if (came_back or len(self._outbox) or self._journal.has_pending) and not self._recovering.locked():
+        if came_back or len(self._outbox) or self._journal.has_pending:
             if probe:
                 self._recover()  # health checks and maintenance wait for it
-            else:  # a request must not wait for a whole backlog
-                threading.Thread(target=self._recover, name="storage-recovery", daemon=True).start()
+            else:
+                self._schedule_recovery()
         return result
+
+    def _schedule_recovery(self) -> None:
+        """Recover in a thread of its own: a request must not wait for a whole backlog."""
+        if not self._recovering.locked() and self._breaker.is_closed:
+            threading.Thread(target=self._recover, name="storage-recovery", daemon=True).start()
 
     def _recover(self) -> None:
         """Apply journaled deletions, then buffered playback updates; one thread at a time, the others go on."""
@@ -570,29 +581,29 @@ class AttributeStore(AbstractPersistenceAdapter):
             log.warning("applied %d journaled deletion(s) of user data", len(done))
 
     def _apply_outbox(self) -> None:
-        taken = self._outbox.take()
-        if not taken:
-            return
+        """User by user, oldest buffered first; a user's updates leave the buffer only once applied, so one
+        arriving meanwhile queues behind them (see update_playback) instead of overtaking them."""
         applied = refused = 0
-        for index, (user_key, updates) in enumerate(taken):
+        while (pending := self._outbox.peek()) is not None:
+            user_key, updates = pending
             for position, update in enumerate(updates):
                 try:
                     ok = self._run(lambda connection, u=update, k=user_key: self._apply_playback(connection, k, u))  # type: ignore[misc]
                 except self._failures as error:
-                    self._outbox.put_back(user_key, updates[position:])
-                    for later_key, later_updates in taken[index + 1 :]:
-                        self._outbox.put_back(later_key, later_updates)
+                    self._outbox.done(user_key, updates[:position])
                     self._outbox.record_applied(applied, refused)
                     log.warning("buffered playback updates: storage failed again: %s", self.describe_error(error))
                     return
                 applied, refused = applied + ok, refused + (not ok)
-        self._outbox.record_applied(applied, refused)
-        log.warning(
-            "applied buffered playback updates after an outage: %d applied, %d no longer current; %s",
-            applied,
-            refused,
-            self._outbox.counts.summary(),
-        )
+            self._outbox.done(user_key, updates)
+        if applied or refused:
+            self._outbox.record_applied(applied, refused)
+            log.warning(
+                "applied buffered playback updates after an outage: %d applied, %d no longer current; %s",
+                applied,
+                refused,
+                self._outbox.counts.summary(),
+            )
 
     # ----- SQL -----------------------------------------------------------------------------------------
 
