@@ -19,7 +19,7 @@ from skill import __version__
 from skill.alexa.deps import SkillDeps
 from skill.alexa.skill_builder import build_skill
 from skill.config import Config
-from skill.storage import AttributeStore, open_store
+from skill.storage import AttributeStore, DeletionNotDone, open_store
 from skill.web.audio import create_audio_blueprint
 from skill.web.errors import BadRequest
 from skill.web.request_log import log_request
@@ -171,6 +171,11 @@ def alexa_endpoint() -> tuple[Response, int]:
     except HTTPException as error:  # 413 from MAX_CONTENT_LENGTH while reading the body
         status, reason = error.code or 400, error.description
         payload = {"error": error.description}
+    except DeletionNotDone:
+        # Only AlexaSkillEvent.SkillDisabled raises this, and only when the user's data could be neither
+        # deleted nor journaled for deletion: never claim success for that one (see lifecycle.py).
+        status, reason = 503, "user data deletion could not be done or recorded; storage unavailable"
+        payload = {"error": "storage unavailable"}
     finally:
         log_request(g.envelope, status, (time.perf_counter() - started) * 1000, reason)
     return jsonify(payload), status
