@@ -11,6 +11,11 @@ from skill.storage import AttributeStore
 
 
 def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
+    return build_skill_builder(deps, store).create()
+
+
+def build_skill_builder(deps: SkillDeps, store: AttributeStore) -> CustomSkillBuilder:
+    """The configured builder: `.create()` for the web service, `.lambda_handler()` for AWS Lambda."""
     builder = CustomSkillBuilder(persistence_adapter=store)
     # Lifecycle first (SkillDisabled, SessionEnded, …), then playback (its events carry no session),
     # then the conversation, whose intents are the rest.
@@ -22,4 +27,4 @@ def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
             builder.add_request_handler(handler)
     for exception_handler in lifecycle.exception_handlers(deps):
         builder.add_exception_handler(exception_handler)
-    return builder.create()
+    return builder

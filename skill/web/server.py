@@ -1,0 +1,74 @@
+"""The HTTP server behind `letdown serve`: waitress by default, gunicorn for hosts behind a buffering proxy.
+
+waitress reads every request, headers and body, on one event loop before it hands the complete request to
+a worker thread, so a client that sends a byte at a time (or nothing at all) costs a socket, never a thread.
+gunicorn's threaded workers read the request on the worker thread itself: eight slow connections stall a
+2 × 4 deployment, so gunicorn is only for running behind a proxy that buffers whole requests (nginx,
+Caddy; see the README), where it can use several processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+SERVERS = ("waitress", "gunicorn")
+# Headers of an Alexa request are well under 4 KiB; a large cap only gives slow clients more to send.
+MAX_HEADER_BYTES = 32 * 1024
+# Bodies up to this multiple of LETDOWN_MAX_BODY_BYTES are read whole, so that the app answers 413 to a
+# client that is still sending; past it the server answers 413 itself and closes the connection.
+BODY_DRAIN_FACTOR = 32
+# Connections beyond this wait in the listen backlog; slow ones are cheap, so the cap is generous.
+CONNECTION_LIMIT = 1000
+# A connection that has sent nothing for this long is closed (a keep-alive Alexa connection reconnects).
+IDLE_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    threads: int
+    workers: int
+    max_body_bytes: int
+
+
+def serve_waitress(app: Flask, settings: ServerSettings) -> None:
+    from waitress import serve  # type: ignore[import-untyped]
+
+    serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=IDLE_TIMEOUT_S,
+        max_request_header_size=MAX_HEADER_BYTES,
+        max_request_body_size=settings.max_body_bytes * BODY_DRAIN_FACTOR,
+        # poll(2), not select(2): select cannot watch file descriptors above 1023.
+        asyncore_use_poll=True,
+        ident="letdown",
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def serve_gunicorn(load_app: Callable[[], Flask], settings: ServerSettings) -> None:
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    class LetdownGunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints: Any
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", settings.threads)
+            self.cfg.set("timeout", 30)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("limit_request_field_size", MAX_HEADER_BYTES)
+
+        def load(self) -> Any:
+            return load_app()
+
+    LetdownGunicorn().run()
