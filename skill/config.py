@@ -110,8 +110,12 @@ class Config:
             health_token=env.get("LETDOWN_HEALTH_TOKEN", "").strip() or None,
         )
 
-    def production_problems(self) -> list[str]:
-        """One line per reason this configuration must not serve with LETDOWN_ENV=production."""
+    def production_problems(self, serves_http: bool = True) -> list[str]:
+        """One line per reason this configuration must not serve with LETDOWN_ENV=production.
+
+        `serves_http=False` (AWS Lambda): Alexa invokes the function itself, so there is no HTTPS request to
+        verify and no simulator page; only the skill id check applies.
+        """
         if self.environment != "production":
             return []
         problems = []
@@ -119,6 +123,8 @@ class Config:
             problems.append(
                 "LETDOWN_SKILL_ID is not set: in production the service would answer requests meant for any skill"
             )
+        if not serves_http:
+            return problems
         if not self.verify_requests and "verification" not in self.allow_insecure:
             problems.append(
                 "LETDOWN_VERIFY_REQUESTS=0: in production anyone could send forged requests "
@@ -131,9 +137,9 @@ class Config:
             )
         return problems
 
-    def check_safe_to_start(self) -> None:
+    def check_safe_to_start(self, serves_http: bool = True) -> None:
         """Raise ConfigError naming every reason not to start; a no-op outside production."""
-        problems = self.production_problems()
+        problems = self.production_problems(serves_http)
         if problems:
             raise ConfigError("refusing to start with LETDOWN_ENV=production:\n  " + "\n  ".join(problems))
 
