@@ -126,6 +126,20 @@ def test_a_wrong_content_type_with_a_large_body_is_answered_415_not_reset(served
     assert error_of(answer) == "content type must be application/json"
 
 
+def test_refused_bodies_are_answered_every_time_not_reset_now_and_then(served: tuple[str, Path]) -> None:
+    """The fault showed in 2 of 200 fuzz requests: repeat the refused shapes on fresh connections."""
+    base_url, _ = served
+    size = 1 * MIB
+    shapes = [
+        (f"Content-Type: application/json\r\nContent-Length: {size}", 413),
+        (f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {size}", 415),
+    ]
+    for index in range(60):
+        headers, expected = shapes[index % 2]
+        head = f"POST /alexa HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n\r\n".encode()
+        assert status_of(raw_exchange(port_of(base_url), head, [b"a" * size])) == expected
+
+
 def chunked(body: bytes, chunk_size: int = 16 * 1024) -> list[bytes]:
     pieces = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
     return [b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces] + [b"0\r\n\r\n"]
