@@ -314,3 +314,28 @@ def test_purge_refuses_an_age_under_one_day(service_env: dict[str, str], days: s
     assert result.returncode == 2
     assert "older-than-days" in result.stderr
     assert "deleted" not in result.stdout
+
+
+def test_the_scrub_filter_survives_a_log_call_whose_arguments_do_not_fit() -> None:
+    import io
+    import logging
+
+    from skill.web import log_scrub
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    log_scrub.install([handler])
+    logger = logging.getLogger("tests.scrub")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with log_scrub.scrubbing():
+            log_scrub.remember(envelope(intent_request("TipIntent", topic=SECRET_WORDS), new_session()))
+            logger.error("topic %s and %s", f"was {SECRET_WORDS}")  # one argument for two placeholders
+            logger.error("user %s said %s", TEST_USER_ID, SECRET_WORDS)
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert SECRET_WORDS not in written and TEST_USER_ID not in written
+    assert "user <id> said <words>" in written
+    assert written.count("<words>") == 2

@@ -92,7 +92,11 @@ class ScrubFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = _request_secrets.get() or []
-        record.msg = scrub(record.getMessage(), secrets)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a logging call whose arguments do not fit its format
+            message = f"{record.msg} {record.args!r}"
+        record.msg = scrub(message, secrets)
         record.args = None
         if record.exc_info:
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), secrets)
