@@ -117,6 +117,17 @@ def test_an_oversized_body_is_answered_413_not_reset(served: tuple[str, Path], s
     assert "larger than" in error_of(answer)
 
 
+@pytest.mark.parametrize("size", [8 * MIB, 20 * MIB])
+def test_a_body_past_the_servers_own_bound_is_answered_413_not_reset(served: tuple[str, Path], size: int) -> None:
+    """Past 32 x the limit waitress refuses the body itself; the connection is half-closed and drained."""
+    base_url, _ = served
+    head = (
+        f"POST /alexa HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    ).encode()
+    answer = raw_exchange(port_of(base_url), head, [b" " * size])
+    assert status_of(answer) == 413
+
+
 def test_a_wrong_content_type_with_a_large_body_is_answered_415_not_reset(served: tuple[str, Path]) -> None:
     base_url, _ = served
     size = 1 * MIB
