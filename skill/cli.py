@@ -8,14 +8,16 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from skill.app import create_app
 from skill.audio_build.cli import add_parser as add_audio_parser
 from skill.config import Config, ConfigError
+from skill.storage import open_store
 from skill.tools.chat import add_chat_parser
 from skill.tools.model_check import add_model_parser
 from skill.tools.packaging import add_package_parser
 from skill.tools.say import add_say_parser
 from skill.web import log_scrub
-from skill.web.server import SERVERS
+from skill.web.server import SERVERS, ServerSettings, serve_gunicorn, serve_waitress
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -24,9 +26,6 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from skill.app import create_app
-    from skill.web.server import ServerSettings, serve_gunicorn, serve_waitress
-
     config = Config.from_env()
     config.check_safe_to_start()  # refuse before binding the port, with the reason, not in a worker
     settings = ServerSettings(
@@ -75,8 +74,6 @@ def purge_age_days(raw: str) -> int:
 
 
 def run_storage_purge(args: argparse.Namespace) -> int:
-    from skill.storage import open_store
-
     store = open_store(Config.from_env().database_url)
     try:
         deleted = store.purge_inactive(dt.timedelta(days=args.older_than_days))

@@ -25,7 +25,7 @@ from skill.web.audio import create_audio_blueprint
 from skill.web.errors import BadRequest
 from skill.web.log_scrub import remember, scrubbing
 from skill.web.request_log import log_request
-from skill.web.verification import RequestVerifier, VerificationError, check_application_id
+from skill.web.verification import HeaderSource, RequestVerifier, VerificationError, check_application_id
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class LetdownService:
         self.verifier = verifier
         self.serializer = EnvelopeSerializer()
 
-    def handle_alexa_request(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    def handle_alexa_request(self, headers: HeaderSource, body: bytes) -> dict[str, Any]:
         """Verify a raw Alexa request and answer it; raises BadRequest for anything the client got wrong."""
         try:
             text = body.decode("utf-8")
@@ -154,10 +154,11 @@ def service_of(app: Flask) -> LetdownService:
 
 
 def service() -> LetdownService:
-    return service_of(current_app)  # type: ignore[arg-type]  # current_app is a proxy to the Flask app
+    return service_of(current_app)
 
 
 def alexa_endpoint() -> tuple[Response, int]:
+    """POST /alexa; one `letdown.request` line per request, whatever its outcome (a 5xx included)."""
     started = time.perf_counter()
     g.envelope = None
     status, reason = 200, None
@@ -166,7 +167,7 @@ def alexa_endpoint() -> tuple[Response, int]:
             if request.mimetype != "application/json":
                 raise BadRequest(415, "content type must be application/json")
             body = read_body(service().config.max_body_bytes)
-            payload = service().handle_alexa_request(cast(Mapping[str, str], request.headers), body)
+            payload = service().handle_alexa_request(request.headers, body)
         except BadRequest as error:
             status, reason = error.status, error.reason
             payload = {"error": error.reason}

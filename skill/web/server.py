@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from gunicorn.app.base import BaseApplication
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
 
 SERVERS = ("waitress", "gunicorn")
 # Headers of an Alexa request are well under 4 KiB; a large cap only gives slow clients more to send.
@@ -44,8 +47,6 @@ DRAIN_SECONDS = 5.0
 
 
 def serve_waitress(app: Flask, settings: ServerSettings) -> None:
-    from waitress import create_server  # type: ignore[import-untyped]
-
     server = create_server(
         app,
         host=settings.host,
@@ -60,69 +61,15 @@ def serve_waitress(app: Flask, settings: ServerSettings) -> None:
         ident="letdown",
         clear_untrusted_proxy_headers=True,
     )
-    server.channel_class = draining_channel_class()
+    if not isinstance(server, BaseWSGIServer):  # several listening sockets: not how serve_waitress binds
+        raise TypeError(f"expected one listening socket, got {type(server).__name__}")
+    server.channel_class = DrainingChannel
     server.print_listen("Serving on http://{}:{}")
     server.run()
 
 
-def draining_channel_class() -> type:
-    """waitress's connection class, closing gracefully when it hangs up on a client that is still sending.
-
-    waitress answers a body past its bound (413) or a malformed request (400) and closes the socket at once;
-    bytes the client is still sending then arrive at a closed socket, the kernel answers them with a reset,
-    and the client may lose the answer it was about to read. This class half-closes instead (the answer is
-    complete, FIN sent) and reads and discards what still comes, up to DRAIN_MAX_BYTES or DRAIN_SECONDS.
-    """
-    from waitress.channel import HTTPChannel  # type: ignore[import-untyped]
-
-    class DrainingChannel(HTTPChannel):  # type: ignore[misc]  # waitress ships no type hints: Any
-        drain_deadline: float | None = None
-        drained = 0
-
-        def handle_close(self) -> None:
-            # connected is still True only when the server, not the client, ends the connection.
-            if self.drain_deadline is None and self.connected:
-                try:
-                    self.socket.shutdown(socket.SHUT_WR)
-                except OSError:
-                    super().handle_close()
-                    return
-                self.drain_deadline = time.monotonic() + DRAIN_SECONDS
-                return
-            super().handle_close()
-
-        def readable(self) -> bool:
-            if self.drain_deadline is None:
-                return bool(super().readable())
-            if time.monotonic() > self.drain_deadline:
-                super().handle_close()
-                return False
-            return True
-
-        def writable(self) -> bool:
-            return self.drain_deadline is None and bool(super().writable())
-
-        def handle_read(self) -> None:
-            if self.drain_deadline is None:
-                super().handle_read()
-                return
-            try:
-                data = self.socket.recv(256 * 1024)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            self.drained += len(data)
-            if not data or self.drained > DRAIN_MAX_BYTES:
-                super().handle_close()
-
-    return DrainingChannel
-
-
 def serve_gunicorn(load_app: Callable[[], Flask], settings: ServerSettings) -> None:
-    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
-
-    class LetdownGunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints: Any
+    class LetdownGunicorn(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.workers)
@@ -136,3 +83,55 @@ def serve_gunicorn(load_app: Callable[[], Flask], settings: ServerSettings) -> N
             return load_app()
 
     LetdownGunicorn().run()
+
+
+class DrainingChannel(HTTPChannel):
+    """waitress's connection class, closing gracefully when it hangs up on a client that is still sending.
+
+    waitress answers a body past its bound (413) or a malformed request (400) and closes the socket at once;
+    bytes the client is still sending then arrive at a closed socket, the kernel answers them with a reset,
+    and the client may lose the answer it was about to read. This class half-closes instead (the answer is
+    complete, FIN sent) and reads and discards what still comes, up to DRAIN_MAX_BYTES or DRAIN_SECONDS.
+    """
+
+    drain_deadline: float | None = None
+    drained = 0
+
+    def handle_close(self) -> None:
+        # connected is still True only when the server, not the client, ends the connection.
+        if self.drain_deadline is None and self.connected and self.socket is not None:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                super().handle_close()
+                return
+            self.drain_deadline = time.monotonic() + DRAIN_SECONDS
+            return
+        super().handle_close()
+
+    def readable(self) -> bool:
+        if self.drain_deadline is None:
+            return bool(super().readable())
+        if time.monotonic() > self.drain_deadline:
+            super().handle_close()
+            return False
+        return True
+
+    def writable(self) -> bool:
+        return self.drain_deadline is None and bool(super().writable())
+
+    def handle_read(self) -> None:
+        if self.drain_deadline is None:
+            super().handle_read()
+            return
+        if self.socket is None:
+            return
+        try:
+            data = self.socket.recv(256 * 1024)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        self.drained += len(data)
+        if not data or self.drained > DRAIN_MAX_BYTES:
+            super().handle_close()
