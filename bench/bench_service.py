@@ -1,13 +1,14 @@
 """Throughput and latency of the skill service against the cheapest ask-sdk skill, in the same run.
 
-Both run under gunicorn with the same worker class, worker and thread counts. Let-Down Helper runs as
+Both run under the same server (`letdown serve --server`: waitress by default, or gunicorn gthread) with the
+same thread (and, for gunicorn, worker) counts. Let-Down Helper runs as
 deployed: verification on (a test PKI, chains from LETDOWN_CERT_CHAIN_DIR) and SQLite storage. Every
 request is a freshly signed IntentRequest. Prints requests/s, p50 and p99 per concurrency level and the
 ratios. `--storage postgresql` runs it on a throwaway PostgreSQL server; `--storage two-hosts` runs two
 Let-Down services (each with half the workers) on one PostgreSQL database, the client connections spread
 over both, as two hosts behind a load balancer would be.
-Usage: .venv/bin/python bench/bench_service.py [--requests N] [--levels 1,8,32] [--workers 2]
-[--storage sqlite|postgresql|two-hosts]
+Usage: .venv/bin/python bench/bench_service.py [--requests N] [--levels 1,8,32] [--server waitress|gunicorn]
+[--workers 2] [--threads 8] [--storage sqlite|postgresql|two-hosts]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def signed_requests(pki: TestPKI, count: int) -> list[tuple[bytes, dict[str, str
     return prepared
 
 
-def serve_letdown(port: int, workers: int, threads: int) -> list[str]:
+def serve_letdown(port: int, workers: int, threads: int, server: str = "waitress") -> list[str]:
     """`letdown serve` exactly as deployed (its request log lines go to stderr, discarded here)."""
     return [
         sys.executable,
@@ -63,11 +64,24 @@ def serve_letdown(port: int, workers: int, threads: int) -> list[str]:
         str(workers),
         "--threads",
         str(threads),
+        "--server",
+        server,
     ]
 
 
-def serve_baseline(port: int, workers: int, threads: int) -> list[str]:
-    """The hello skill under the same gunicorn worker class, worker and thread counts."""
+def serve_baseline(port: int, workers: int, threads: int, server: str = "waitress") -> list[str]:
+    """The hello skill under the same server, worker and thread counts."""
+    if server == "waitress":
+        return [
+            sys.executable,
+            "-m",
+            "waitress",
+            f"--listen=127.0.0.1:{port}",
+            f"--threads={threads}",
+            "--connection-limit=1000",
+            "--call",
+            "bench.hello_skill:create_app",
+        ]
     return [
         sys.executable,
         "-m",
@@ -153,7 +167,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per level (median taken)")
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress")
     parser.add_argument("--storage", choices=("sqlite", "postgresql", "two-hosts"), default="sqlite")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -172,10 +187,10 @@ def main() -> int:
             env["LETDOWN_DATABASE_URL"] = stack.enter_context(running_postgres()).create_database()
         ports = {"letdown": [free_port() for _ in range(hosts)], "baseline": [free_port()]}
         processes = {
-            f"letdown{host}": start(serve_letdown(port, max(1, args.workers // hosts), args.threads), env)
+            f"letdown{host}": start(serve_letdown(port, max(1, args.workers // hosts), args.threads, args.server), env)
             for host, port in enumerate(ports["letdown"])
         }
-        processes["baseline"] = start(serve_baseline(ports["baseline"][0], args.workers, args.threads), {})
+        processes["baseline"] = start(serve_baseline(ports["baseline"][0], args.workers, args.threads, args.server), {})
         runs: dict[str, dict[int, list[LevelRun]]] = {name: {level: [] for level in levels} for name in ports}
         try:
             for name, process in processes.items():
@@ -196,8 +211,9 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=15)
 
+    shape = f"gunicorn gthread, {args.workers} workers x" if args.server == "gunicorn" else "waitress, 1 process x"
     print(
-        f"storage {args.storage}; gunicorn gthread, {args.workers} workers x {args.threads} threads; "
+        f"storage {args.storage}; {shape} {args.threads} threads; "
         f"{args.rounds} alternating rounds of {args.requests} requests per level"
     )
     print(

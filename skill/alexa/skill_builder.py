@@ -66,6 +66,11 @@ REQUEST_HANDLERS: Sequence[type[SkillRequestHandler]] = (
 
 
 def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
+    return build_skill_builder(deps, store).create()
+
+
+def build_skill_builder(deps: SkillDeps, store: AttributeStore) -> CustomSkillBuilder:
+    """The configured builder: `.create()` for the web service, `.lambda_handler()` for AWS Lambda."""
     builder = CustomSkillBuilder(persistence_adapter=store)
     builder.add_global_request_interceptor(LocaleContentInterceptor(deps))
     builder.add_global_response_interceptor(RepeatMemoryInterceptor())
@@ -73,4 +78,4 @@ def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
     for handler_class in REQUEST_HANDLERS:
         builder.add_request_handler(handler_class(deps))
     builder.add_exception_handler(lifecycle.CatchAllExceptionHandler(deps))
-    return builder.create()
+    return builder
