@@ -1,0 +1,410 @@
+"""Utterance → intent and slots, from the interaction model's own samples: the skill's language understanding.
+
+One resolver serves the request path (the free-text intent's second stage, `understand`) and the tools
+(`letdown say`, `letdown chat`, the simulator: `resolve`), so what the tools show is what a device does.
+
+`resolve` (a whole utterance, as a device hears it):
+1. "open let down helper" is a launch; "ask let down helper to …" is stripped to "…";
+2. safety words route to a safety intent first (skill.understanding.safety);
+3. an exact match of a sample template (slot placeholders filled by the slot type's values and synonyms,
+   or by a spoken duration for AMAZON.DURATION), or of a common phrase for a built-in intent;
+4. otherwise, as a device does for a carrier phrase, the free-text intent carrying the text (when the
+   model has one); else the second stage directly.
+
+`understand` (the second stage, for free text): safety first; then an exact or slot-template match; then
+the best fuzzy match over every sample, accepted above a threshold calibrated on a development set
+(tests/understanding/dev_utterances.yaml) and, for text that looks like safety, only at high confidence;
+else AMAZON.FallbackIntent.
+
+The fuzzy match uses rapidfuzz (a maintained C++ string-matching library): its token-set and token-sort
+ratios over normalised, stemmed, synonym-folded words tolerate word order, extra words and misspellings,
+cost microseconds per comparison and need no model weights, which an embedding would for little gain on
+short, domain-bound requests within a 2 ms budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from skill.conversation.safety import ROUTE_INTENTS, SAFETY_INTENTS
+from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, IntentDef, InteractionModel
+from skill.speech.content import LocaleContent
+from skill.text import NUMBER_VALUES, spoken_form
+from skill.understanding.matcher import SampleMatcher
+from skill.understanding.normalise import FILLERS, Normaliser
+from skill.understanding.safety import SafetyLexicon
+
+log = logging.getLogger(__name__)
+
+FREE_TEXT_INTENT = "FreeTextIntent"
+FREE_TEXT_PREFIX = "FreeText"  # sibling catch-alls are named FreeText…Intent
+FREE_TEXT_SLOT = "query"
+# Fuzzy scores are 0..1. Calibrated on tests/understanding/dev_utterances.yaml (bench/bench_resolver.py
+# --calibrate prints accuracy by threshold): the lowest score at which a match is taken.
+ACCEPT_SCORE = 0.5
+# A text with safety-looking words that no safety entry matched is sent to a non-safety answer only when
+# the match is this strong; otherwise it gets the fallback, whose speech ends with the safety line.
+SENSITIVE_ACCEPT_SCORE = 0.85
+# Answers that speak to feelings and carry a support line themselves: a sensitive text may reach them at
+# the ordinary threshold (a wave of sadness at the let-down is D-MER).
+SUPPORTIVE_INTENTS = frozenset({"DmerIntent", "DmerCopingIntent", "ReassuranceIntent"})
+# A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
+LOOSE_SLOT_SCORE = 0.8
+LOOSE_MIN_LITERAL_WORDS = 2
+LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
+LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
+
+# Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
+BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "AMAZON.HelpIntent": ("help", "help me", "what can i say", "what can you do", "how does this work",
+                              "what do i say", "i need help", "help please"),
+        "AMAZON.StopIntent": ("stop", "stop it", "stop please", "quit", "exit", "shut up", "be quiet",
+                              "off", "thats enough", "enough", "goodbye", "bye", "stop talking", "im done"),
+        "AMAZON.CancelIntent": ("cancel", "cancel that", "never mind", "nevermind", "forget it"),
+        "AMAZON.PauseIntent": ("pause", "pause it", "pause that", "pause please", "hold on", "wait",
+                               "pause the audio", "pause the music", "pause the track"),
+        "AMAZON.ResumeIntent": ("resume", "continue", "keep going", "carry on", "unpause", "resume playing",
+                                "resume the track", "play again", "go on"),
+        "AMAZON.NextIntent": ("next", "skip", "next track", "skip this", "next one", "skip it", "play next"),
+        "AMAZON.PreviousIntent": ("previous", "go back", "back", "previous track", "last track",
+                                  "previous one"),
+        "AMAZON.RepeatIntent": ("repeat", "repeat that", "say that again", "what did you say", "come again",
+                                "again", "pardon", "say it again", "repeat please", "sorry what"),
+        "AMAZON.YesIntent": ("yes", "yeah", "yep", "yup", "sure", "ok", "okay", "yes please", "please",
+                             "sounds good", "go ahead", "alright", "all right", "of course", "definitely",
+                             "sure thing", "ok sure", "yes thanks", "yes thank you"),
+        "AMAZON.NoIntent": ("no", "nope", "no thanks", "no thank you", "not now", "nah", "not really",
+                            "no not now", "maybe later", "not right now"),
+        "AMAZON.StartOverIntent": ("start over", "restart", "start again", "from the beginning",
+                                   "begin again", "start from the beginning", "start from the top"),
+        "AMAZON.LoopOnIntent": ("loop", "loop on", "loop this", "turn on loop", "put it on repeat",
+                                "repeat this track"),
+        "AMAZON.LoopOffIntent": ("loop off", "stop looping", "turn off loop", "turn loop off"),
+        "AMAZON.ShuffleOnIntent": ("shuffle", "shuffle on", "turn on shuffle", "shuffle the tracks"),
+        "AMAZON.ShuffleOffIntent": ("shuffle off", "stop shuffling", "turn off shuffle"),
+        "AMAZON.NavigateHomeIntent": ("go home", "home", "main menu", "go to the main menu",
+                                      "take me home", "back to the start"),
+    }
+)  # fmt: skip
+
+_UNIT_SECONDS = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60,
+                 "mins": 60, "hour": 3600, "hours": 3600}  # fmt: skip
+_NUMBER_WORD = "(?:" + "|".join(sorted(NUMBER_VALUES, key=len, reverse=True)) + ")"
+_NUMBER = rf"(?:\d+|{_NUMBER_WORD}(?: {_NUMBER_WORD})?)"  # digits: numbers too long to spell out
+_UNIT = "(?:" + "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)) + ")"
+DURATION_PATTERN = (
+    rf"(?:{_NUMBER} {_UNIT}(?: and a half)?|half (?:a|an) (?:minute|hour)|a (?:minute|hour) and a half"
+    rf"|a couple of {_UNIT}|a few {_UNIT})"
+)
+
+
+def parse_duration(spoken: str) -> str | None:
+    """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
+    text = spoken_form(spoken)
+    if not re.fullmatch(DURATION_PATTERN, text):
+        return None
+    if text.startswith("half a"):
+        seconds = _UNIT_SECONDS[text.split()[-1]] // 2
+    else:
+        words = text.split()
+        half = text.endswith("and a half")
+        if half:
+            words = words[:-3]
+        unit = _UNIT_SECONDS[words[-1]]
+        amount_words = words[:-1]
+        if amount_words[:2] == ["a", "couple"]:
+            amount = 2
+        elif amount_words[:2] == ["a", "few"]:
+            amount = 3
+        else:
+            amount = sum(int(word) if word.isdigit() else NUMBER_VALUES[word] for word in amount_words)
+        seconds = amount * unit + (unit // 2 if half else 0)
+    return iso_duration(seconds)
+
+
+def iso_duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    return "PT" + (parts or "0S")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    intent: str
+    slots: Mapping[str, Mapping[str, str | None]]  # slot name → {"value": spoken or ISO, "id": value id}
+    score: float
+    route: str | None = None  # the safety route, when safety decided
+
+
+@dataclass(frozen=True)
+class _Template:
+    intent: str
+    pattern: re.Pattern[str]
+    slot_names: tuple[str, ...]
+    tokens: tuple[str, ...]  # words of the sample, slots as "{slot}"
+    loose: re.Pattern[str] | None  # custom slots as any words; None when too few literal words
+
+
+@dataclass(frozen=True)
+class _SlotFinder:
+    slot_type: str
+    placeholder: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class _FuzzyIndex:
+    matcher: SampleMatcher
+    intents: tuple[str, ...]
+    finders: tuple[_SlotFinder, ...] = field(default=())
+
+
+def is_free_text_intent(name: str | None) -> bool:
+    return bool(name) and name.startswith(FREE_TEXT_PREFIX) and name.endswith("Intent")  # type: ignore[union-attr]
+
+
+def slot_placeholder(slot_type: str) -> str:
+    return "zz" + re.sub(r"[^a-z]", "", slot_type.lower())
+
+
+class Resolver:
+    """Resolves typed or spoken utterances against one interaction model and one locale's content.
+
+    Built once per process (SkillDeps holds one per locale); `resolve` and `understand` are pure."""
+
+    def __init__(
+        self,
+        model: InteractionModel,
+        content: LocaleContent | None = None,
+        phrase_lists: Iterable[Iterable[str]] = (),
+    ) -> None:
+        self.model = model
+        self.content = content
+        self.safety = SafetyLexicon.from_content(content) if content is not None else SafetyLexicon((), (), None)
+        self.normaliser = Normaliser(phrase_lists)
+        self._templates = tuple(self._compile_templates())
+        self._invocation = self._invocation_pattern()
+        self._index = self._fuzzy_index()
+
+    @classmethod
+    def from_model(
+        cls, path: Path, content: LocaleContent | None = None, phrase_lists: Iterable[Iterable[str]] = ()
+    ) -> Resolver:
+        return cls(InteractionModel.load(path), content, phrase_lists)
+
+    @property
+    def free_text_intent(self) -> str | None:
+        return FREE_TEXT_INTENT if FREE_TEXT_INTENT in self.model.intents else None
+
+    def resolve(self, utterance: str) -> Resolution:
+        """A whole utterance as a device would turn it into a request (see the module docstring)."""
+        text = self._strip_invocation(utterance)
+        if text is None:
+            return Resolution(LAUNCH, {}, 1.0)
+        route = self.safety.route([text])
+        if route is not None and ROUTE_INTENTS[route] in self.model.intents:
+            return Resolution(ROUTE_INTENTS[route], {}, 1.0, route=route)
+        exact = self._exact(text)
+        if exact is not None:
+            return exact
+        free_text = self.free_text_intent
+        if free_text is not None:
+            understood = self.understand(text)
+            return Resolution(free_text, self.free_text_slots(free_text, text), understood.score, understood.route)
+        return self.understand(text)
+
+    def free_text_slots(self, intent: str, text: str) -> dict[str, dict[str, str | None]]:
+        slots = self._with_empty_slots(intent, {})
+        slots[FREE_TEXT_SLOT] = {"value": text, "id": None}
+        return slots
+
+    def understand(self, text: str) -> Resolution:
+        """The second stage: free text → a safety route, a content intent, or AMAZON.FallbackIntent."""
+        route = self.safety.route([text])
+        if route is not None:
+            return Resolution(ROUTE_INTENTS[route], {}, 1.0, route=route)
+        exact = self._exact(text)
+        if exact is not None:
+            return exact
+        best = self._fuzzy(text)
+        loose = self._loose_match(spoken_form(text))
+        if loose is not None and (best is None or loose.score > best.score):
+            best = loose
+        if best is None or best.score < ACCEPT_SCORE:
+            return Resolution(FALLBACK_INTENT, {}, round(best.score, 3) if best else 0.0)
+        if (
+            best.intent not in SAFETY_INTENTS
+            and best.intent not in SUPPORTIVE_INTENTS
+            and best.score < SENSITIVE_ACCEPT_SCORE
+            and self.safety.looks_sensitive(text)
+        ):
+            return Resolution(FALLBACK_INTENT, {}, best.score)
+        return best
+
+    def _exact(self, text: str) -> Resolution | None:
+        spoken = spoken_form(text)
+        exact = self._exact_match(spoken)
+        if exact is None:
+            plain = " ".join(word for word in spoken.split() if word not in FILLERS)
+            exact = self._exact_match(plain) if plain and plain != spoken else None
+        return exact
+
+    # --- invocation phrases ------------------------------------------------------------------
+
+    def _invocation_pattern(self) -> re.Pattern[str] | None:
+        words = spoken_form(self.model.invocation_name).split()
+        if not words:
+            return None
+        name = r"[\W_]*".join(re.escape(word) for word in words)
+        launch = "|".join(LAUNCH_WORDS)
+        link = "|".join(LINK_WORDS)
+        return re.compile(rf"^[\W_]*(?:alexa\b[\W_]*)?(?:(?:{launch})\b[\W_]*)?{name}\b[\W_]*(?:(?:{link})\b)?", re.I)
+
+    def _strip_invocation(self, utterance: str) -> str | None:
+        """Drop "alexa" and "ask <invocation name> to"; None means the utterance only opens the skill.
+
+        The rest keeps its own spelling (apostrophes included) for the safety lexicon."""
+        match = self._invocation.match(utterance) if self._invocation is not None else None
+        if match is not None:
+            rest = utterance[match.end() :].strip()
+            return rest if spoken_form(rest) else None
+        return re.sub(r"^[\W_]*alexa\b[\W_]*", "", utterance, flags=re.I).strip()
+
+    # --- exact templates -----------------------------------------------------------------------
+
+    def _compile_templates(self) -> Iterable[_Template]:
+        for intent in self.model.intents.values():
+            for sample in intent.samples:
+                yield self._template(intent, sample)
+            for phrase in BUILT_IN_PHRASES.get(intent.name, ()):
+                yield self._template(intent, phrase)
+
+    def _template(self, intent: IntentDef, sample: str) -> _Template:
+        parts = re.split(r"(\{\w+\})", sample)
+        strict, loose, slot_names, tokens = [], [], [], []
+        for part in parts:
+            if part.startswith("{") and part.endswith("}"):
+                name = part[1:-1]
+                slot_type = intent.slots.get(name, "")
+                slot_names.append(name)
+                strict.append(f"(?P<{name}>{self._slot_pattern(slot_type)})")
+                open_pattern = self._slot_pattern(slot_type) if slot_type == DURATION_TYPE else r"[\w ]+?"
+                loose.append(f"(?P<{name}>{open_pattern})")
+                tokens.append(part)
+            elif spoken_form(part):
+                strict.append(re.escape(spoken_form(part)))
+                loose.append(re.escape(spoken_form(part)))
+                tokens.extend(spoken_form(part).split())
+        literal_words = len(tokens) - len(slot_names)
+        return _Template(
+            intent.name,
+            re.compile(" ".join(strict)),
+            tuple(slot_names),
+            tuple(tokens),
+            re.compile(" ".join(loose)) if slot_names and literal_words >= LOOSE_MIN_LITERAL_WORDS else None,
+        )
+
+    def _slot_pattern(self, slot_type: str) -> str:
+        if slot_type == DURATION_TYPE:
+            return DURATION_PATTERN
+        phrases = {spoken_form(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
+        phrases.discard("")
+        if not phrases:
+            return r"[\w ]+?"
+        return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+
+    def _exact_match(self, text: str) -> Resolution | None:
+        return self._first_match(text, lambda template: template.pattern, 1.0)
+
+    def _loose_match(self, text: str) -> Resolution | None:
+        return self._first_match(text, lambda template: template.loose, LOOSE_SLOT_SCORE)
+
+    def _first_match(
+        self, text: str, pattern_of: Callable[[_Template], re.Pattern[str] | None], score: float
+    ) -> Resolution | None:
+        for template in self._templates:
+            pattern = pattern_of(template)
+            match = pattern.fullmatch(text) if pattern is not None else None
+            if match is not None:
+                slots = {name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names}
+                return Resolution(template.intent, self._with_empty_slots(template.intent, slots), score)
+        return None
+
+    def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
+        slot_type = self.model.intents[intent].slots.get(slot_name, "")
+        if slot_type == DURATION_TYPE:
+            return {"value": parse_duration(spoken), "id": None}
+        return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
+
+    def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:
+        return {name: dict(found.get(name, {"value": None, "id": None})) for name in self.model.intents[intent].slots}
+
+    # --- fuzzy matching --------------------------------------------------------------------------
+
+    def _fuzzy_targets(self) -> Iterable[tuple[str, str]]:
+        for intent in self.model.intents.values():
+            if intent.name == FALLBACK_INTENT or is_free_text_intent(intent.name):
+                continue
+            for sample in (*intent.samples, *BUILT_IN_PHRASES.get(intent.name, ())):
+                yield intent.name, self._sample_key(intent, sample)
+
+    def _sample_key(self, intent: IntentDef, sample: str) -> str:
+        def placeholder(match: re.Match[str]) -> str:
+            return f" {slot_placeholder(intent.slots.get(match.group(1), ''))} "
+
+        return self.normaliser.key(re.sub(r"\{(\w+)\}", placeholder, sample))
+
+    def _fuzzy_index(self) -> _FuzzyIndex:
+        seen: dict[str, str] = {}
+        for intent, key in self._fuzzy_targets():
+            if key and key not in seen:
+                seen[key] = intent
+        finders = []
+        slot_types = {t for intent in self.model.intents.values() for t in intent.slots.values()}
+        for slot_type in sorted(slot_types):
+            if slot_type == DURATION_TYPE:
+                pattern = DURATION_PATTERN
+            else:
+                values = self.model.types.get(slot_type, ())
+                phrases = {self.normaliser.canonical(phrase) for value in values for phrase in value.phrases()}
+                phrases.discard("")
+                if not phrases:
+                    continue
+                pattern = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+            finders.append(_SlotFinder(slot_type, slot_placeholder(slot_type), re.compile(rf"\b(?:{pattern})\b")))
+        return _FuzzyIndex(SampleMatcher(tuple(seen)), tuple(seen.values()), tuple(finders))
+
+    def _query_variants(self, canonical: str) -> list[tuple[str, dict[str, str]]]:
+        """The query's key, and one key per slot type whose value it names (the value → its placeholder)."""
+        variants = [(self.normaliser.key_of_canonical(canonical), {})]
+        for finder in self._index.finders:
+            match = finder.pattern.search(canonical)
+            if match is None:
+                continue
+            replaced = canonical[: match.start()] + f" {finder.placeholder} " + canonical[match.end() :]
+            variants.append((self.normaliser.key_of_canonical(replaced), {finder.slot_type: match.group(0)}))
+        return variants
+
+    def _fuzzy(self, text: str) -> Resolution | None:
+        canonical = self.normaliser.canonical(text)
+        best: tuple[float, int, dict[str, str]] | None = None
+        for key, slot_values in self._query_variants(canonical):
+            match = self._index.matcher.best(key) if key else None
+            if match is not None and (best is None or match.score > best[0]):
+                best = (match.score, match.index, slot_values)
+        if best is None:
+            return None
+        score, index, slot_values = best
+        intent = self._index.intents[index]
+        slots = {}
+        for name, slot_type in self.model.intents[intent].slots.items():
+            if slot_type in slot_values:
+                slots[name] = self._slot(intent, name, slot_values[slot_type])
+        return Resolution(intent, self._with_empty_slots(intent, slots), round(score, 3))
