@@ -72,7 +72,8 @@ def offer_after(message_id: str, form: str, heard: Sequence[str], content: Local
     if dmer.follow_on(message_id) is not None:
         return "offer.more"
     if message_id.startswith(("tip.", "about.")) and next_unheard_tip(heard) is not None:
-        return "offer.next_tip"
+        # After a tip, "another" tip; after any other answer, the session's first tip is just "a tip".
+        return "offer.next_tip" if message_id.startswith("tip.") or heard else "offer.first_tip"
     return "offer.breathing"
 
 
@@ -92,6 +93,9 @@ def tip_reply(tip_id: str, attributes: MutableMapping[str, Any], content: Locale
 
 
 def another_tip_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> Reply:
+    redirect = dmer.redirect_after(attributes.get(LAST_MESSAGE))
+    if redirect is not None:
+        return answer(redirect, attributes, content)
     tip_id = next_unheard_tip(heard_tips(attributes))
     if tip_id is None:
         # tip.all_heard itself asks whether to breathe (or start over).
@@ -101,6 +105,14 @@ def another_tip_reply(attributes: MutableMapping[str, Any], content: LocaleConte
             offer="breathing",
         )
     return tip_reply(tip_id, attributes, content)
+
+
+def help_reply(attributes: Mapping[str, Any], content: LocaleContent) -> Reply:
+    """Help; but "what can I do?" right after the D-MER answer asks what helps with D-MER."""
+    redirect = dmer.redirect_after(attributes.get(LAST_MESSAGE))
+    if redirect is not None:
+        return answer(redirect, attributes, content)
+    return Reply("help.main", reprompt="help.reprompt")
 
 
 def start_over_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> Reply:
@@ -136,7 +148,12 @@ def yes_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> R
         return more_reply(attributes, content)
     if offer == "breathing":
         return None
-    return Reply("fallback.main", reprompt="fallback.reprompt")
+    return fallback_reply()
+
+
+def fallback_reply() -> Reply:
+    """Every fallback ends with the safety line: on a device a fallback carries no text we could check."""
+    return Reply("fallback.main", then="fallback.safety_line", reprompt="fallback.reprompt")
 
 
 def no_reply(attributes: Mapping[str, Any]) -> Reply:

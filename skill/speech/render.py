@@ -30,7 +30,12 @@ WHISPER_OPEN = '<amazon:effect name="whispered">'
 WHISPER_CLOSE = "</amazon:effect>"
 
 # An appended offer message id → the `last_offer` value that Yes/No answer.
-OFFERS = {"offer.next_tip": "next_tip", "offer.more": "more", "offer.breathing": "breathing"}
+OFFERS = {
+    "offer.next_tip": "next_tip",
+    "offer.first_tip": "next_tip",
+    "offer.more": "more",
+    "offer.breathing": "breathing",
+}
 DEFAULT_OFFER_REPROMPT = "offer.reprompt"
 
 

@@ -26,15 +26,16 @@ from ask_sdk_model.canfulfill import (
 from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
 
 from skill.alexa.deps import SkillDeps
-from skill.alexa.slots import resolved_slot_id, slot_values
+from skill.alexa.slots import resolved_slot_id
 from skill.alexa.slots import slot as named_slot
-from skill.conversation import dmer, guidance, safety
+from skill.conversation import dmer, guidance
 from skill.interaction_model import DURATION_TYPE, InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
     WHISPER_KEY,
     Reply,
     content_for,
+    has_session,
     repeat_last,
     session_attributes,
     speak,
@@ -71,29 +72,6 @@ class ConversationHandler(AbstractRequestHandler):
 
     def __repr__(self) -> str:
         return type(self).__name__
-
-
-class RedFlagSlotHandler(ConversationHandler):
-    """Safety first: any intent whose slot text carries red-flag words gets the safety answer alone.
-
-    Registered before every other intent handler (including playback's)."""
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        if not is_request_type("IntentRequest")(handler_input):
-            return False
-        return safety.red_flag_route(slot_values(handler_input), self.content(handler_input)) is not None
-
-    def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.red_flag_route(slot_values(handler_input), self.content(handler_input))
-        return self.reply(handler_input, safety.safety_reply(route or "crisis"))  # can_handle found a route
-
-
-class SafetyIntentHandler(ConversationHandler):
-    intent_names = tuple(safety.SAFETY_INTENTS)
-
-    def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.SAFETY_INTENTS[get_intent_name(handler_input)]
-        return self.reply(handler_input, safety.safety_reply(route))
 
 
 class LaunchHandler(ConversationHandler):
@@ -189,21 +167,25 @@ class WhisperHandler(ConversationHandler):
         whisper = get_intent_name(handler_input) == "WhisperOnIntent"
         handler_input.attributes_manager.persistent_attributes[WHISPER_KEY] = whisper
         handler_input.attributes_manager.save_persistent_attributes()
-        return self.reply(handler_input, Reply("whisper.on" if whisper else "whisper.off"))
+        message = "whisper.on" if whisper else "whisper.off"
+        # Mid-conversation the session stays open; a one-shot "ask … to whisper" ends as before.
+        in_conversation = has_session(handler_input) and not handler_input.request_envelope.session.new
+        return self.reply(handler_input, Reply(message, reprompt="whisper.reprompt" if in_conversation else None))
 
 
 class HelpHandler(ConversationHandler):
     intent_names = ("AMAZON.HelpIntent",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return self.reply(handler_input, Reply("help.main", reprompt="help.reprompt"))
+        reply = guidance.help_reply(session_attributes(handler_input), self.content(handler_input))
+        return self.reply(handler_input, reply)
 
 
 class FallbackHandler(ConversationHandler):
     intent_names = ("AMAZON.FallbackIntent",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
+        return self.reply(handler_input, guidance.fallback_reply())
 
 
 class StopHandler(ConversationHandler):
@@ -317,7 +299,7 @@ class UnmatchedIntentHandler(ConversationHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         log.warning("no handler for intent %s", get_intent_name(handler_input))
-        return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
+        return self.reply(handler_input, guidance.fallback_reply())
 
 
 def breathing_handoff(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -331,7 +313,6 @@ def breathing_handoff(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 HANDLER_CLASSES: Sequence[type[ConversationHandler]] = (
-    SafetyIntentHandler,
     LaunchHandler,
     GuideHandler,
     NamedTipHandler,
@@ -350,11 +331,6 @@ HANDLER_CLASSES: Sequence[type[ConversationHandler]] = (
     CanFulfillHandler,
     UnmatchedIntentHandler,
 )
-
-
-def safety_first_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    """Handlers that must run before every other area's (registered first by skill_builder)."""
-    return [RedFlagSlotHandler(deps)]
 
 
 def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
