@@ -112,7 +112,9 @@ def redirected_input(handler_input: HandlerInput, understood: Resolution) -> Han
         ),
         attributes_manager=handler_input.attributes_manager,
         context=handler_input.context,
-        service_client_factory=handler_input.service_client_factory,
+        service_client_factory=getattr(
+            handler_input, "_service_client_factory", None
+        ),  # the property raises when unset
         template_factory=handler_input.template_factory,
     )
 
