@@ -19,20 +19,18 @@ from ask_sdk_core.utils import get_intent_name, get_locale, is_request_type
 from ask_sdk_model import Intent, IntentConfirmationStatus, IntentRequest, RequestEnvelope, Response, Slot
 
 from skill.alexa.deps import SkillDeps
+from skill.alexa.handlers.base import SkillRequestHandler
 from skill.alexa.slots import slot, slot_values
 from skill.conversation import guidance, safety
 from skill.interaction_model import FALLBACK_INTENT
 from skill.speech.render import speak_reply
-from skill.understanding.resolver import FREE_TEXT_SLOT, Resolution, Resolver, is_free_text_intent
+from skill.understanding.resolver import FREE_TEXT_INTENT, FREE_TEXT_SLOT, Resolution, Resolver, is_free_text_intent
 from skill.understanding.safety import decide
 
 log = logging.getLogger(__name__)
 
 
-class UnderstandingHandler(AbstractRequestHandler):
-    def __init__(self, deps: SkillDeps) -> None:
-        self.deps = deps
-
+class UnderstandingHandler(SkillRequestHandler):
     def resolver(self, handler_input: HandlerInput) -> Resolver | None:
         return self.deps.resolvers.for_locale(get_locale(handler_input))
 
@@ -44,14 +42,14 @@ class UnderstandingHandler(AbstractRequestHandler):
             return safety.SAFETY_INTENTS.get(get_intent_name(handler_input))
         return decide(resolver.safety, get_intent_name(handler_input), slot_values(handler_input))
 
-    def __repr__(self) -> str:
-        return type(self).__name__
-
 
 class SafetyFirstHandler(UnderstandingHandler):
     """Any intent that is, or whose words are, a safety matter gets the safety answer alone (by precedence)."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
+    intent_names = tuple(safety.SAFETY_INTENTS)
+    request_types = ("IntentRequest",)  # any other intent whose slot text is a safety matter
+
+    def when(self, handler_input: HandlerInput) -> bool:
         return self.safety_route(handler_input) is not None
 
     def handle(self, handler_input: HandlerInput) -> Response:
@@ -65,8 +63,11 @@ class FreeTextHandler(UnderstandingHandler):
     def __init__(self, deps: SkillDeps, delegates: Sequence[AbstractRequestHandler]) -> None:
         super().__init__(deps)
         self.delegates = tuple(delegates)
+        # FreeTextIntent and its FreeText…Intent siblings, as the models name them.
+        in_models = {name for model in deps.models.models() for name in model.intents if is_free_text_intent(name)}
+        self.intent_names = tuple(sorted(in_models | {FREE_TEXT_INTENT}))  # type: ignore[misc]
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
+    def declares(self, handler_input: HandlerInput) -> bool:
         return is_request_type("IntentRequest")(handler_input) and is_free_text_intent(get_intent_name(handler_input))
 
     def handle(self, handler_input: HandlerInput) -> Response:
@@ -121,11 +122,3 @@ def redirected_input(handler_input: HandlerInput, understood: Resolution) -> Han
 
 def resolved_slots(slots: Mapping[str, Mapping[str, str | None]]) -> dict[str, Slot]:
     return {name: Slot(name=name, value=value.get("value")) for name, value in slots.items()}
-
-
-def safety_first_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    return [SafetyFirstHandler(deps)]
-
-
-def free_text_handlers(deps: SkillDeps, delegates: Sequence[AbstractRequestHandler]) -> list[AbstractRequestHandler]:
-    return [FreeTextHandler(deps, delegates)]
