@@ -7,7 +7,7 @@ shared phrase lists and, per intent, templates written in the Home Assistant int
     <milk>    any phrase of the phrase list    {topic}   an ASK slot, kept as is in the sample
 
 Expansion is deterministic: each template's sentences are whitespace-normalised, de-duplicated, sorted
-and, above the template's cap, thinned to an evenly spaced subset of the sorted list; an intent's samples
+and, above the template's cap, thinned to its shortest forms plus an evenly spaced pick of the rest; an intent's samples
 are the sorted union of its templates', keeping one of any that sound the same ("let-down", "let down").
 Samples shared by two intents are not removed here: `letdown model check` reports them.
 hassil is used because its syntax is exactly this one and its sampler is a maintained, tested expander
@@ -207,11 +207,18 @@ def _expand_rule(name: str, rules: Mapping[str, Sentence]) -> set[str]:
 
 
 def _capped(sentences: Iterable[str], cap: int) -> tuple[str, ...]:
+    """Above the cap: the shortest half (the template's core forms, optional words left out), then an evenly
+    spaced pick from the rest in sorted order (the variety); the result sorted."""
     ordered = sorted(set(sentences))
     if len(ordered) <= cap:
         return tuple(ordered)
-    step = len(ordered) / cap
-    return tuple(ordered[int(i * step)] for i in range(cap))
+    core = sorted(ordered, key=lambda sentence: (len(sentence.split()), sentence))[: cap // 2]
+    chosen = set(core)
+    rest = [sentence for sentence in ordered if sentence not in chosen]
+    wanted = cap - len(core)
+    step = len(rest) / wanted
+    chosen.update(rest[int(i * step)] for i in range(wanted))
+    return tuple(sorted(chosen))
 
 
 def _slot_types(raw: Any, source: str) -> dict[str, tuple[SlotTypeValue, ...]]:

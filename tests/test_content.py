@@ -10,7 +10,6 @@ import pytest
 
 from skill.config import DEFAULT_AUDIO_DIR
 from skill.conversation.safety import ROUTE_PRECEDENCE
-from skill.understanding.safety import LEXICON_KEY
 from skill.speech.content import (
     ALLOWED_TAGS,
     MAX_SPEECH_CHARS,
@@ -21,6 +20,7 @@ from skill.speech.content import (
     ssml_problems,
     tag_name,
 )
+from skill.understanding.safety import LEXICON_KEY
 
 FIRST_ANSWER_MAX_WORDS = 35
 LONG_FORM_MAX_WORDS = 90
@@ -33,7 +33,7 @@ CONTRACT_MESSAGE_IDS = {
     "tip.warmth", "tip.all_heard",
     "offer.next_tip", "offer.more", "offer.breathing", "offer.reprompt",
     "dmer.about", "dmer.coping", "dmer.provider", "reassure.no_right_way",
-    "safety.physical", "safety.crisis", "safety.low_mood",
+    "safety.physical", "safety.crisis", "safety.low_mood", "safety.harm_fear", "safety.baby_health",
     "help.main", "help.reprompt", "fallback.main", "fallback.reprompt", "goodbye", "error.generic",
     "error.reprompt", "repeat.nothing", "more.nothing", "no.ack", "home.main", "whisper.on", "whisper.off",
     "letdown.routine", "letdown.routine_spoken", "track.too_long_for_device",

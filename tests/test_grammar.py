@@ -68,12 +68,13 @@ def test_expansion_is_deterministic_whatever_the_template_order() -> None:
     assert grammar_from_dict(forward).expand() == grammar_from_dict(forward).expand()
 
 
-def test_a_template_above_the_cap_is_thinned_evenly_and_deterministically() -> None:
+def test_a_template_above_the_cap_keeps_its_core_forms_and_an_even_spread() -> None:
     letters = "|".join("abcdefghij")
-    document = grammar([f"({letters}) ({letters})"], template_cap=10)
+    document = grammar([f"[please] ({letters}) ({letters})"], template_cap=10)
     capped = samples_of(document)
     assert len(capped) == 10
-    assert capped == tuple(f"{first} a" for first in "abcdefghij")  # every tenth of the 100 sorted samples
+    # the five shortest (no "please"), then every 39th of the other 195 in sorted order
+    assert capped == ("a a", "a b", "a c", "a d", "a e", "a f", "e e", "i d", "please c c", "please g b")
     assert samples_of(document) == capped
 
 
@@ -139,7 +140,8 @@ def test_the_en_us_grammar_loads_with_its_shared_phrase_lists() -> None:
     parsed = load_grammar(GRAMMAR_PATH)
     assert parsed.invocation_name == "let down helper"
     assert {"let-down", "letdown", "let down"} <= set(parsed.phrase_lists["letdown"])
-    assert {"boob", "breast", "side", "nipple"} <= set(parsed.phrase_lists["breast"])
+    assert {"boob", "breast", "nipple"} <= set(parsed.phrase_lists["breast"])
+    assert {"boob", "breast", "side"} <= set(parsed.phrase_lists["one_breast"])
     samples = parsed.samples()
     assert "help my letdown" in samples["LetDownIntent"]
     assert "not flowing" in samples["LetDownIntent"]

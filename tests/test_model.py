@@ -24,6 +24,7 @@ from skill.tools.model_check import (
     MAX_SAMPLES_PER_INTENT,
     MAX_SLOT_VALUE_CHARACTERS,
     MAX_SLOT_VALUES_AND_SYNONYMS,
+    SEARCH_QUERY_TYPE,
     check_model,
     grammar_problems,
     invocation_name_problems,
@@ -57,6 +58,8 @@ def samples_with_slots_filled() -> dict[str, list[tuple[str, dict[str, str]]]]:
     cases: dict[str, list[tuple[str, dict[str, str]]]] = {}
     for intent in language(MODEL)["intents"]:
         slot_types = {slot["name"]: slot["type"] for slot in intent.get("slots", [])}
+        if SEARCH_QUERY_TYPE in slot_types.values():
+            continue  # free-text carriers: what they mean is their query's intent (the second stage's tests)
         for sample in intent.get("samples", []):
             expected: dict[str, str] = {}
 
@@ -284,11 +287,12 @@ def test_conflicts_are_found_after_normalisation_and_name_both_intents() -> None
     assert "sample 'My Nipples HURT!' is twice in PainTipIntent" in problems
     assert "sample 'how do I massage my breasts' is twice in MassageTipIntent" in problems
     moved = copy.deepcopy(MODEL)
-    intent_named(moved, "WarmthTipIntent")["samples"].append("my let-down is so slow")
-    assert (
-        "sample 'my let-down is so slow' is in both LetDownIntent (as 'my let down is so slow') and WarmthTipIntent"
-        in model_problems(moved)[0]
-    )
+    intent_named(moved, "WarmthTipIntent")["samples"].append("My milk-is STUCK")
+    intent_named(moved, "PlayTrackIntent")["samples"].append("give me a tip about {track}")
+    problems = "\n".join(model_problems(moved)[0])
+    assert "sample 'My milk-is STUCK' is in both LetDownIntent (as 'my milk is stuck') and WarmthTipIntent" in problems
+    as_topic = "(as 'give me a tip about {topic}')"
+    assert f"sample 'give me a tip about {{track}}' is in both TipIntent {as_topic} and PlayTrackIntent" in problems
 
 
 def test_amazon_size_limits_are_checked() -> None:
@@ -381,7 +385,10 @@ def test_model_check_fails_when_the_json_and_the_grammar_disagree(tmp_path: Path
     model = copy_model_dir(tmp_path)
     grammar = tmp_path / "grammar" / "en-US.yaml"
     grammar.write_text(
-        grammar.read_text(encoding="utf-8").replace('      - "not flowing"\n', '      - "no flow at all"\n'), "utf-8"
+        grammar.read_text(encoding="utf-8").replace(
+            "  LetDownIntent:\n    samples:\n", '  LetDownIntent:\n    samples:\n      - "no flow at all tonight"\n'
+        ),
+        "utf-8",
     )
     result = letdown("model", "check", "--model-only", "--model", str(model))
     assert result.returncode == 1
@@ -398,3 +405,84 @@ def test_letdown_model_build_reports_a_broken_grammar(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Missing expansion rule <nope>" in result.stdout
     assert not (tmp_path / "en-US.json").exists()
+
+
+# --- coverage: how parents talk ------------------------------------------------------------------------------
+
+CONTENT_INTENT_MIN_SAMPLES = 150
+# Where people vary most (the request itself, D-MER, every safety route): more.
+VARIED_INTENT_MIN_SAMPLES = 200
+VARIED_INTENTS = (
+    "LetDownIntent", "DmerIntent", "DmerCopingIntent", "CrisisIntent", "HarmFearIntent", "BabyHealthIntent",
+    "PhysicalRedFlagIntent", "LowMoodIntent",
+)  # fmt: skip
+# Phrasings the issue names (speech-recognition spellings, fragments, pumping words), each in its intent.
+NAMED_PHRASINGS = {
+    "help my letdown": "LetDownIntent",
+    "help my let down": "LetDownIntent",
+    "no let down": "LetDownIntent",
+    "no letdown": "LetDownIntent",
+    "not flowing": "LetDownIntent",
+    "milk won't come": "LetDownIntent",
+    "nothing's dripping": "LetDownIntent",
+    "my baby's fussing at the breast": "LetDownIntent",
+    "nothing is coming out of my boob": "LetDownIntent",
+    "nothing's coming out of my side": "LetDownIntent",
+    "nothing's coming out of the flange": "LetDownIntent",
+    "the pump isn't getting anything out": "LetDownIntent",
+    "my milk won't let down": "LetDownIntent",
+    "what is a letdown": "AboutLetDownIntent",
+    "what does d mer stand for": "DmerIntent",
+    "what does dee mer stand for": "DmerIntent",
+    "what is demur": "DmerIntent",
+    "what is dmer": "DmerIntent",
+    "d mer": "DmerIntent",
+    "how do I cope with demur": "DmerCopingIntent",
+    "I'm scared I might hurt my baby": "HarmFearIntent",
+    "my baby hasn't had a wet diaper today": "BabyHealthIntent",
+    "my baby is very sleepy and won't feed": "BabyHealthIntent",
+    "my newborn has a fever": "BabyHealthIntent",
+    "my baby is hard to wake": "BabyHealthIntent",
+    "there's no point in living": "CrisisIntent",
+    "my nipples are cracked and bleeding": "PhysicalRedFlagIntent",
+    "there's a hard lump in my breast": "PhysicalRedFlagIntent",
+}
+
+
+def custom_intents() -> list[dict[str, Any]]:
+    return [
+        intent
+        for intent in language(MODEL)["intents"]
+        if not intent["name"].startswith("AMAZON.")
+        and SEARCH_QUERY_TYPE not in {slot["type"] for slot in intent.get("slots", [])}
+    ]
+
+
+@pytest.mark.parametrize("intent", custom_intents(), ids=lambda intent: intent["name"])
+def test_every_content_intent_has_many_distinct_samples(intent: dict[str, Any]) -> None:
+    wanted = VARIED_INTENT_MIN_SAMPLES if intent["name"] in VARIED_INTENTS else CONTENT_INTENT_MIN_SAMPLES
+    distinct = {spoken_form(sample) for sample in intent["samples"]}
+    assert len(distinct) >= wanted, f"{intent['name']}: {len(distinct)} distinct samples"
+
+
+def test_the_phrasings_parents_use_are_samples_of_their_intents() -> None:
+    owners = {
+        spoken_form(sample): intent["name"] for intent in language(MODEL)["intents"] for sample in intent["samples"]
+    }
+    wrong = {phrase: owners.get(spoken_form(phrase)) for phrase, intent in NAMED_PHRASINGS.items()}
+    assert {phrase: owner for phrase, owner in wrong.items() if owner != NAMED_PHRASINGS[phrase]} == {}
+
+
+def test_the_free_text_intent_is_carrier_phrases_around_one_search_query() -> None:
+    free_text = intent_named(MODEL, "FreeTextIntent")
+    assert free_text["slots"] == [{"name": "query", "type": SEARCH_QUERY_TYPE}]
+    samples = free_text["samples"]
+    assert {"I feel {query}", "I keep {query}", "my {query}", "the baby {query}", "is it normal {query}"} <= set(
+        samples
+    )
+    for sample in samples:
+        assert sample.count("{query}") == 1 and sample.replace("{query}", "").strip(), sample
+    names = [intent["name"] for intent in language(MODEL)["intents"]]
+    assert all(name.startswith("AMAZON.") for name in names[names.index("FreeTextIntent") + 1 :])
+    fallback = language(MODEL)["modelConfiguration"]["fallbackIntentSensitivity"]["level"]
+    assert fallback == "LOW"

@@ -242,13 +242,19 @@ def model_problems(document: Mapping[str, Any]) -> tuple[list[str], dict[str, An
     return problems, summary
 
 
+def conflict_key(sample: str) -> str:
+    """Samples that differ only in their slots' names ("what about {topic}", "what about {query}") are the same
+    words to Alexa: a conflict too."""
+    return _SLOT_REFERENCE.sub("{}", sample_key(sample))
+
+
 def conflict_problems(intents: Iterable[Mapping[str, Any]]) -> list[str]:
     """A sample (after normalisation) in two intents, or twice in one, is an error naming both intents."""
     problems = []
     owners: dict[str, tuple[str, str]] = {}
     for intent in intents:
         for sample in intent.get("samples", []):
-            key = sample_key(sample) if isinstance(sample, str) else ""
+            key = conflict_key(sample) if isinstance(sample, str) else ""
             if not key:
                 continue
             if key in owners:

@@ -30,6 +30,7 @@ _CONTRACTIONS = (
     (re.compile(r"['’]d\b"), " would"),
     (re.compile(r"\b(it|that|what|there|here|he|she|who|where|how)['’]s\b"), r"\1 is"),
     (re.compile(r"\blet['’]s\b"), "let us"),
+    (re.compile(r"['’]s\b"), ""),  # the rest are possessives ("the baby's fever") or "has" ("baby's got")
 )
 # The same contractions as speech recognition often writes them, without the apostrophe.
 _BARE_CONTRACTIONS: Mapping[str, str] = MappingProxyType(
@@ -51,6 +52,7 @@ _SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"d mer|dee mer|d m e r|demur|demure|d mare|dmer|dee emm ee are", "dmer"),
         (r"nappies|nappy|diapers", "diaper"),
         (r"mum|momma|mama|mommy|mummy", "mom"),
+        (r"babys|babies", "baby"),
     )
 )
 # Words that carry nothing in a request ("um, so, like, can you just…, please, Alexa").

@@ -8,8 +8,8 @@ One resolver serves the request path (the free-text intent's second stage, `unde
 2. safety words route to a safety intent first (skill.understanding.safety);
 3. an exact match of a sample template (slot placeholders filled by the slot type's values and synonyms,
    or by a spoken duration for AMAZON.DURATION), or of a common phrase for a built-in intent;
-4. otherwise, as a device does for a carrier phrase, the free-text intent carrying the text (when the
-   model has one); else the second stage directly.
+4. otherwise the second stage (`understand`) directly: the answer is the one a device gets when it sends
+   the words in the free-text intent (tests/understanding/test_free_text.py checks both paths agree).
 
 `understand` (the second stage, for free text): safety first; then an exact or slot-template match; then
 the best fuzzy match over every sample, accepted above a threshold calibrated on a development set
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 FREE_TEXT_INTENT = "FreeTextIntent"
 FREE_TEXT_PREFIX = "FreeText"  # sibling catch-alls are named FreeText…Intent
 FREE_TEXT_SLOT = "query"
+SEARCH_QUERY_TYPE = "AMAZON.SearchQuery"
 # Fuzzy scores are 0..1. Calibrated on tests/understanding/dev_utterances.yaml (bench/bench_resolver.py
 # --calibrate prints accuracy by threshold): the lowest score at which a match is taken.
 ACCEPT_SCORE = 0.5
@@ -146,10 +147,9 @@ class Resolution:
 @dataclass(frozen=True)
 class _Template:
     intent: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str]  # the sample's words, each slot as any words
     slot_names: tuple[str, ...]
-    tokens: tuple[str, ...]  # words of the sample, slots as "{slot}"
-    loose: re.Pattern[str] | None  # custom slots as any words; None when too few literal words
+    loose: bool  # may match with slot words outside the slot's values (enough literal words around them)
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,8 @@ class Resolver:
         self.content = content
         self.safety = SafetyLexicon.from_content(content) if content is not None else SafetyLexicon((), (), None)
         self.normaliser = Normaliser(phrase_lists)
+        self._phrases = self._compile_phrases()
+        self._values = self._slot_values()
         self._templates = tuple(self._compile_templates())
         self._invocation = self._invocation_pattern()
         self._index = self._fuzzy_index()
@@ -198,10 +200,6 @@ class Resolver:
         cls, path: Path, content: LocaleContent | None = None, phrase_lists: Iterable[Iterable[str]] = ()
     ) -> Resolver:
         return cls(InteractionModel.load(path), content, phrase_lists)
-
-    @property
-    def free_text_intent(self) -> str | None:
-        return FREE_TEXT_INTENT if FREE_TEXT_INTENT in self.model.intents else None
 
     def resolve(self, utterance: str) -> Resolution:
         """A whole utterance as a device would turn it into a request (see the module docstring)."""
@@ -214,16 +212,7 @@ class Resolver:
         exact = self._exact(text)
         if exact is not None:
             return exact
-        free_text = self.free_text_intent
-        if free_text is not None:
-            understood = self.understand(text)
-            return Resolution(free_text, self.free_text_slots(free_text, text), understood.score, understood.route)
         return self.understand(text)
-
-    def free_text_slots(self, intent: str, text: str) -> dict[str, dict[str, str | None]]:
-        slots = self._with_empty_slots(intent, {})
-        slots[FREE_TEXT_SLOT] = {"value": text, "id": None}
-        return slots
 
     def understand(self, text: str) -> Resolution:
         """The second stage: free text → a safety route, a content intent, or AMAZON.FallbackIntent."""
@@ -279,62 +268,83 @@ class Resolver:
 
     # --- exact templates -----------------------------------------------------------------------
 
-    def _compile_templates(self) -> Iterable[_Template]:
+    def _exact_samples(self) -> Iterable[tuple[IntentDef, str]]:
         for intent in self.model.intents.values():
-            for sample in intent.samples:
+            if SEARCH_QUERY_TYPE in intent.slots.values():
+                continue  # a free-text catch-all's carriers ("I feel {query}") would swallow every sentence
+            for sample in (*intent.samples, *BUILT_IN_PHRASES.get(intent.name, ())):
+                yield intent, sample
+
+    def _compile_phrases(self) -> Mapping[str, str]:
+        """Samples without slots, by their spoken form: an exact match is a lookup (first intent wins)."""
+        phrases: dict[str, str] = {}
+        for intent, sample in self._exact_samples():
+            if "{" not in sample:
+                phrases.setdefault(spoken_form(sample), intent.name)
+        return MappingProxyType(phrases)
+
+    def _compile_templates(self) -> Iterable[_Template]:
+        """Samples with slots, as regular expressions (strict: the slot's values; loose: any words)."""
+        for intent, sample in self._exact_samples():
+            if "{" in sample:
                 yield self._template(intent, sample)
-            for phrase in BUILT_IN_PHRASES.get(intent.name, ()):
-                yield self._template(intent, phrase)
 
     def _template(self, intent: IntentDef, sample: str) -> _Template:
+        """One pattern per sample, slots as any words; a strict match then checks each slot's value."""
         parts = re.split(r"(\{\w+\})", sample)
-        strict, loose, slot_names, tokens = [], [], [], []
+        pattern, slot_names, literal_words = [], [], 0
         for part in parts:
             if part.startswith("{") and part.endswith("}"):
-                name = part[1:-1]
-                slot_type = intent.slots.get(name, "")
-                slot_names.append(name)
-                strict.append(f"(?P<{name}>{self._slot_pattern(slot_type)})")
-                open_pattern = self._slot_pattern(slot_type) if slot_type == DURATION_TYPE else r"[\w ]+?"
-                loose.append(f"(?P<{name}>{open_pattern})")
-                tokens.append(part)
+                slot_names.append(part[1:-1])
+                pattern.append(f"(?P<{part[1:-1]}>[\\w ]+?)")
             elif spoken_form(part):
-                strict.append(re.escape(spoken_form(part)))
-                loose.append(re.escape(spoken_form(part)))
-                tokens.extend(spoken_form(part).split())
-        literal_words = len(tokens) - len(slot_names)
+                pattern.append(re.escape(spoken_form(part)))
+                literal_words += len(spoken_form(part).split())
         return _Template(
             intent.name,
-            re.compile(" ".join(strict)),
+            re.compile(" ".join(pattern)),
             tuple(slot_names),
-            tuple(tokens),
-            re.compile(" ".join(loose)) if slot_names and literal_words >= LOOSE_MIN_LITERAL_WORDS else None,
+            loose=bool(slot_names) and literal_words >= LOOSE_MIN_LITERAL_WORDS,
         )
 
-    def _slot_pattern(self, slot_type: str) -> str:
+    def _slot_values(self) -> Mapping[str, frozenset[str]]:
+        return MappingProxyType(
+            {
+                name: frozenset(spoken_form(p) for value in values for p in value.phrases())
+                for name, values in self.model.types.items()
+            }
+        )
+
+    def _valid_value(self, intent: str, slot_name: str, spoken: str) -> bool:
+        slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return DURATION_PATTERN
-        phrases = {spoken_form(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
-        phrases.discard("")
-        if not phrases:
-            return r"[\w ]+?"
-        return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+            return parse_duration(spoken) is not None
+        values = self._values.get(slot_type)
+        return values is None or not values or spoken in values
 
     def _exact_match(self, text: str) -> Resolution | None:
-        return self._first_match(text, lambda template: template.pattern, 1.0)
+        intent = self._phrases.get(text)
+        if intent is not None:
+            return Resolution(intent, self._with_empty_slots(intent, {}), 1.0)
+        return self._first_match(text, strict=True)
 
     def _loose_match(self, text: str) -> Resolution | None:
-        return self._first_match(text, lambda template: template.loose, LOOSE_SLOT_SCORE)
+        return self._first_match(text, strict=False)
 
-    def _first_match(
-        self, text: str, pattern_of: Callable[[_Template], re.Pattern[str] | None], score: float
-    ) -> Resolution | None:
+    def _first_match(self, text: str, *, strict: bool) -> Resolution | None:
         for template in self._templates:
-            pattern = pattern_of(template)
-            match = pattern.fullmatch(text) if pattern is not None else None
-            if match is not None:
-                slots = {name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names}
-                return Resolution(template.intent, self._with_empty_slots(template.intent, slots), score)
+            if not strict and not template.loose:
+                continue
+            match = template.pattern.fullmatch(text)
+            if match is None:
+                continue
+            values = {name: match.group(name) for name in template.slot_names}
+            if strict and not all(self._valid_value(template.intent, n, v) for n, v in values.items()):
+                continue
+            slots = {name: self._slot(template.intent, name, spoken) for name, spoken in values.items()}
+            return Resolution(
+                template.intent, self._with_empty_slots(template.intent, slots), 1.0 if strict else LOOSE_SLOT_SCORE
+            )
         return None
 
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
@@ -350,7 +360,11 @@ class Resolver:
 
     def _fuzzy_targets(self) -> Iterable[tuple[str, str]]:
         for intent in self.model.intents.values():
-            if intent.name == FALLBACK_INTENT or is_free_text_intent(intent.name):
+            if (
+                intent.name == FALLBACK_INTENT
+                or is_free_text_intent(intent.name)
+                or SEARCH_QUERY_TYPE in intent.slots.values()
+            ):
                 continue
             for sample in (*intent.samples, *BUILT_IN_PHRASES.get(intent.name, ())):
                 yield intent.name, self._sample_key(intent, sample)

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
+from skill.app import create_app
+from skill.config import Config
 from skill.conversation.safety import ROUTE_INTENTS
 from skill.speech.content import ContentLibrary, plain_text
 from skill.tools import simulator
 from skill.understanding.resolver import FREE_TEXT_INTENT
-from tests.support.alexa import AlexaClient
+from tests.support.alexa import AlexaClient, service_environment
 
 CONTENT = ContentLibrary.load().locale("en-US")
 SAFETY_LINE = {plain_text(variant) for variant in CONTENT.variants("fallback.safety_line")}
@@ -105,9 +107,11 @@ def answer_id(answer: dict[str, Any]) -> str | None:
     return last_message(answer)
 
 
-@pytest.fixture
-def service(make_app):
-    app = make_app()
+@pytest.fixture(scope="module")
+def service(pki, tmp_path_factory: pytest.TempPathFactory):
+    """One app for every parity case (an app per case would rebuild the resolver each time)."""
+    env = service_environment(pki, tmp_path_factory.mktemp("parity"))
+    app = create_app(Config.from_env(env))
     service = app.extensions["letdown"]
     with app.app_context():
         yield service
