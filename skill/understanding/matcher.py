@@ -10,6 +10,7 @@ and a query word the samples never use is first mapped to its closest sample wor
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,8 @@ from types import MappingProxyType
 from rapidfuzz import fuzz, process
 
 CANDIDATES = 40
+# How many samples get a word-overlap score (those sharing the query's rarest words).
+MAX_CANDIDATES = 300
 STRING_WEIGHT = 0.5  # the rest is the weighted word overlap
 MIN_WORD_SIMILARITY = 84  # rapidfuzz ratio for mapping an unknown query word to a known one
 MIN_WORD_LENGTH_FOR_TYPOS = 4
@@ -68,27 +71,26 @@ class SampleMatcher:
 
     def best(self, query_key: str) -> Match | None:
         tokens = self.known_tokens(query_key)
-        if not tokens:
+        known = [token for token in tokens if token in self._postings]
+        if not known:
             return None
-        common: defaultdict[int, float] = defaultdict(float)
-        for token in tokens:
-            weight = self._weights.get(token)
-            if weight is None:
-                continue
-            for index in self._postings[token]:
-                common[index] += weight
-        if not common:
-            return None
+        # Candidates: the samples sharing the query's rarest words, rarest first, until there are enough;
+        # common words ("milk") then only count in the candidates' scores.
+        candidates: set[int] = set()
+        for token in sorted(known, key=lambda token: len(self._postings[token])):
+            if candidates and len(candidates) + len(self._postings[token]) > MAX_CANDIDATES:
+                break
+            candidates.update(self._postings[token])
+        query_tokens = frozenset(known)
         query_mass = sum(self.weight(token) for token in tokens)
-        overlap = {index: 2 * shared / (query_mass + self._masses[index]) for index, shared in common.items()}
-        shortlist = sorted(overlap, key=overlap.__getitem__, reverse=True)[:CANDIDATES]
+        weights = self._weights
+        overlap = {
+            index: 2 * sum(weights[t] for t in query_tokens & self._tokens[index]) / (query_mass + self._masses[index])
+            for index in candidates
+        }
+        shortlist = heapq.nlargest(CANDIDATES, overlap, key=overlap.__getitem__)
         query = " ".join(tokens)
-        scored = (
-            Match(
-                index, STRING_WEIGHT * string_similarity(query, self.keys[index]) + (1 - STRING_WEIGHT) * overlap[index]
-            )
-            for index in shortlist
-        )
+        scored = (Match(index, self._blend(query, index, overlap[index])) for index in shortlist)
         return max(scored, key=lambda match: match.score)
 
     def _blend(self, query: str, index: int, overlap: float) -> float:

@@ -150,6 +150,7 @@ class _Template:
     pattern: re.Pattern[str]  # the sample's words, each slot as any words
     slot_names: tuple[str, ...]
     loose: bool  # may match with slot words outside the slot's values (enough literal words around them)
+    words: frozenset[str]  # the literal words: a text without all of them cannot match
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,10 @@ class Resolver:
         model: InteractionModel,
         content: LocaleContent | None = None,
         phrase_lists: Iterable[Iterable[str]] = (),
+        accept_score: float = ACCEPT_SCORE,
     ) -> None:
         self.model = model
+        self.accept_score = accept_score
         self.content = content
         self.safety = SafetyLexicon.from_content(content) if content is not None else SafetyLexicon((), (), None)
         self.normaliser = Normaliser(phrase_lists)
@@ -226,7 +229,7 @@ class Resolver:
         loose = self._loose_match(spoken_form(text))
         if loose is not None and (best is None or loose.score > best.score):
             best = loose
-        if best is None or best.score < ACCEPT_SCORE:
+        if best is None or best.score < self.accept_score:
             return Resolution(FALLBACK_INTENT, {}, round(best.score, 3) if best else 0.0)
         if (
             best.intent not in SAFETY_INTENTS
@@ -292,19 +295,20 @@ class Resolver:
     def _template(self, intent: IntentDef, sample: str) -> _Template:
         """One pattern per sample, slots as any words; a strict match then checks each slot's value."""
         parts = re.split(r"(\{\w+\})", sample)
-        pattern, slot_names, literal_words = [], [], 0
+        pattern, slot_names, words = [], [], []
         for part in parts:
             if part.startswith("{") and part.endswith("}"):
                 slot_names.append(part[1:-1])
                 pattern.append(f"(?P<{part[1:-1]}>[\\w ]+?)")
             elif spoken_form(part):
                 pattern.append(re.escape(spoken_form(part)))
-                literal_words += len(spoken_form(part).split())
+                words.extend(spoken_form(part).split())
         return _Template(
             intent.name,
             re.compile(" ".join(pattern)),
             tuple(slot_names),
-            loose=bool(slot_names) and literal_words >= LOOSE_MIN_LITERAL_WORDS,
+            loose=bool(slot_names) and len(words) >= LOOSE_MIN_LITERAL_WORDS,
+            words=frozenset(words),
         )
 
     def _slot_values(self) -> Mapping[str, frozenset[str]]:
@@ -332,8 +336,9 @@ class Resolver:
         return self._first_match(text, strict=False)
 
     def _first_match(self, text: str, *, strict: bool) -> Resolution | None:
+        text_words = frozenset(text.split())
         for template in self._templates:
-            if not strict and not template.loose:
+            if (not strict and not template.loose) or not template.words <= text_words:
                 continue
             match = template.pattern.fullmatch(text)
             if match is None:
