@@ -50,14 +50,14 @@ SEARCH_QUERY_TYPE = "AMAZON.SearchQuery"
 ACCEPT_SCORE = 0.5
 # A text with safety-looking words that no safety entry matched is sent to a non-safety answer only when
 # the match is this strong; otherwise it gets the fallback, whose speech ends with the safety line.
-SENSITIVE_ACCEPT_SCORE = 0.85
+SENSITIVE_ACCEPT_SCORE = 0.75
 # Answers that speak to feelings and carry a support line themselves: a sensitive text may reach them at
 # the ordinary threshold (a wave of sadness at the let-down is D-MER).
 SUPPORTIVE_INTENTS = frozenset({"DmerIntent", "DmerCopingIntent", "ReassuranceIntent"})
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
-LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
+LAUNCH_WORDS = ("ask", "tell", "open", "open up", "launch", "start", "begin", "use", "load", "run", "talk to", "speak to")
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
@@ -231,6 +231,8 @@ class Resolver:
             best = loose
         if best is None or best.score < self.accept_score:
             return Resolution(FALLBACK_INTENT, {}, round(best.score, 3) if best else 0.0)
+        if best.intent in SAFETY_INTENTS:  # close to a safety intent's own samples: that route
+            return Resolution(best.intent, best.slots, best.score, route=SAFETY_INTENTS[best.intent])
         if (
             best.intent not in SAFETY_INTENTS
             and best.intent not in SUPPORTIVE_INTENTS

@@ -108,8 +108,8 @@ def test_weak_match_of_a_sensitive_text_goes_to_the_fallback(resolver: Resolver)
     ordinary = tiny.understand("keep going with that track please")
     assert ordinary.intent == "AMAZON.ResumeIntent"
     assert ordinary.score >= resolver_module.ACCEPT_SCORE
-    # Safety-looking ("sad", "scared"), no safety entry, and a weaker match.
-    sensitive = "I keep going back to the track when I feel sad and scared"
+    # Safety-looking ("sick", "unwell"), no safety entry, and a weaker match.
+    sensitive = "I keep going back to the track when I feel sick and unwell"
     assert tiny.safety.route([sensitive]) is None and tiny.safety.looks_sensitive(sensitive)
     weak = tiny.understand(sensitive)
     assert weak.intent == FALLBACK_INTENT, weak

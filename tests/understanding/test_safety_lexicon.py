@@ -69,8 +69,8 @@ def test_safety_intents_cover_every_route() -> None:
 
 
 def test_watch_words_look_sensitive_but_do_not_route() -> None:
-    assert LEXICON.looks_sensitive("I keep feeling sad")
-    assert LEXICON.route(["I keep feeling sad"]) is None
+    assert LEXICON.looks_sensitive("I keep feeling sick")
+    assert LEXICON.route(["I keep feeling sick"]) is None
     assert not LEXICON.looks_sensitive("help my milk let down")
 
 
