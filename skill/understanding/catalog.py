@@ -30,7 +30,7 @@ class ResolverCatalog:
         return cls(resolvers)
 
     def for_locale(self, locale: str | None) -> Resolver | None:
-        if locale in self._resolvers:
+        if locale is not None and locale in self._resolvers:
             return self._resolvers[locale]
         language = (locale or "").split("-")[0]
         same_language = sorted(name for name in self._resolvers if name.split("-")[0] == language)

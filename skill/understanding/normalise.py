@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-import snowballstemmer
+import snowballstemmer  # type: ignore[import-untyped]
 
 from skill.text import spoken_form
 

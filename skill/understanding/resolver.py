@@ -57,7 +57,20 @@ SUPPORTIVE_INTENTS = frozenset({"DmerIntent", "DmerCopingIntent", "ReassuranceIn
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
-LAUNCH_WORDS = ("ask", "tell", "open", "open up", "launch", "start", "begin", "use", "load", "run", "talk to", "speak to")
+LAUNCH_WORDS = (
+    "ask",
+    "tell",
+    "open",
+    "open up",
+    "launch",
+    "start",
+    "begin",
+    "use",
+    "load",
+    "run",
+    "talk to",
+    "speak to",
+)
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
@@ -404,7 +417,7 @@ class Resolver:
 
     def _query_variants(self, canonical: str) -> list[tuple[str, dict[str, str]]]:
         """The query's key, and one key per slot type whose value it names (the value → its placeholder)."""
-        variants = [(self.normaliser.key_of_canonical(canonical), {})]
+        variants: list[tuple[str, dict[str, str]]] = [(self.normaliser.key_of_canonical(canonical), {})]
         for finder in self._index.finders:
             match = finder.pattern.search(canonical)
             if match is None:

@@ -32,15 +32,16 @@ log = logging.getLogger(__name__)
 
 class UnderstandingHandler(SkillRequestHandler):
     def resolver(self, handler_input: HandlerInput) -> Resolver | None:
-        return self.deps.resolvers.for_locale(get_locale(handler_input))
+        return self.deps.resolvers.for_locale(str(get_locale(handler_input) or "") or None)
 
     def safety_route(self, handler_input: HandlerInput) -> str | None:
         if not is_request_type("IntentRequest")(handler_input):
             return None
+        name = intent_name(handler_input)
         resolver = self.resolver(handler_input)
         if resolver is None:
-            return safety.SAFETY_INTENTS.get(get_intent_name(handler_input))
-        return decide(resolver.safety, get_intent_name(handler_input), slot_values(handler_input))
+            return safety.SAFETY_INTENTS.get(name)
+        return decide(resolver.safety, name, slot_values(handler_input))
 
 
 class SafetyFirstHandler(UnderstandingHandler):
@@ -68,7 +69,7 @@ class FreeTextHandler(UnderstandingHandler):
         self.intent_names = tuple(sorted(in_models | {FREE_TEXT_INTENT}))  # type: ignore[misc]
 
     def declares(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("IntentRequest")(handler_input) and is_free_text_intent(get_intent_name(handler_input))
+        return is_request_type("IntentRequest")(handler_input) and is_free_text_intent(intent_name(handler_input))
 
     def handle(self, handler_input: HandlerInput) -> Response:
         query = getattr(slot(handler_input, FREE_TEXT_SLOT), "value", None)
@@ -84,17 +85,23 @@ class FreeTextHandler(UnderstandingHandler):
         for delegate in self.delegates:
             if delegate.can_handle(redirected):
                 log.info("free text resolved to %s (score %s)", understood.intent, understood.score)
-                return delegate.handle(redirected)
+                response: Response | None = delegate.handle(redirected)
+                return response if response is not None else redirected.response_builder.response
         return self.fallback(handler_input)
 
     def fallback(self, handler_input: HandlerInput) -> Response:
         return speak_reply(handler_input, self.deps, guidance.fallback_reply()).response
 
 
+def intent_name(handler_input: HandlerInput) -> str:
+    return str(get_intent_name(handler_input))
+
+
 def redirected_input(handler_input: HandlerInput, understood: Resolution) -> HandlerInput:
     """The same request, as if Alexa had sent the resolved intent and slots (same session and attributes)."""
     envelope = handler_input.request_envelope
     request = envelope.request
+    assert isinstance(request, IntentRequest)  # FreeTextHandler answers IntentRequests only
     intent = Intent(
         name=understood.intent,
         slots=resolved_slots(understood.slots),
@@ -113,9 +120,8 @@ def redirected_input(handler_input: HandlerInput, understood: Resolution) -> Han
         ),
         attributes_manager=handler_input.attributes_manager,
         context=handler_input.context,
-        service_client_factory=getattr(
-            handler_input, "_service_client_factory", None
-        ),  # the property raises when unset
+        # The property raises when no API client is configured; the attribute is what it guards.
+        service_client_factory=getattr(handler_input, "_service_client_factory", None),  # type: ignore[arg-type]
         template_factory=handler_input.template_factory,
     )
 
