@@ -30,7 +30,7 @@ from skill.tools.model_check import (
     invocation_name_problems,
     model_problems,
 )
-from skill.tools.resolver import Resolver, parse_duration
+from skill.tools.resolver import Resolver, spoken_duration_iso
 from tests.support.server import REPO_ROOT
 
 MODEL_PATH = DEFAULT_MODEL_DIR / "en-US.json"
@@ -82,6 +82,7 @@ SAMPLE_CASES = samples_with_slots_filled()
 # --- letdown model check ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs `letdown model check` as a process
 def test_letdown_model_check_passes() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "skill.cli", "--log-level", "WARNING", "model", "check"],
@@ -94,6 +95,7 @@ def test_letdown_model_check_passes() -> None:
     assert "OK" in result.stdout
 
 
+@pytest.mark.slow  # runs `letdown model check` as a process
 def test_model_check_fails_on_a_broken_model(tmp_path: Path) -> None:
     broken = copy.deepcopy(MODEL)
     intent_named(broken, "RelaxTipIntent")["samples"].append("give me 5 tips")
@@ -267,7 +269,7 @@ def test_resolver_slots(resolver: Resolver) -> None:
     ],
 )
 def test_durations(spoken: str, iso: str | None) -> None:
-    assert parse_duration(spoken) == iso
+    assert spoken_duration_iso(spoken) == iso
 
 
 def test_resolver_is_pure(resolver: Resolver) -> None:

@@ -1,4 +1,4 @@
-"""Builds the ask-sdk skill: the ordered request handlers, the persistence adapter, the catch-all error handler."""
+"""Builds the ask-sdk skill: interceptors, the ordered request handlers, the persistence adapter, the error handler."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ask_sdk_core.skill_builder import CustomSkillBuilder
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers import conversation, lifecycle, playback, understanding
 from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import LocaleContentInterceptor, RepeatMemoryInterceptor, TurnLogInterceptor
 from skill.storage import AttributeStore
 
 # Dispatch order: the first handler whose `can_handle` is true answers the request.
@@ -66,6 +67,9 @@ REQUEST_HANDLERS: Sequence[type[SkillRequestHandler]] = (
 
 def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
     builder = CustomSkillBuilder(persistence_adapter=store)
+    builder.add_global_request_interceptor(LocaleContentInterceptor(deps))
+    builder.add_global_response_interceptor(RepeatMemoryInterceptor())
+    builder.add_global_response_interceptor(TurnLogInterceptor())
     handlers: list[SkillRequestHandler] = [handler_class(deps) for handler_class in REQUEST_HANDLERS]
     # The free-text intents: the query's intent is answered by whichever of the later handlers answers it.
     handlers.insert(1, understanding.FreeTextHandler(deps, delegates=handlers[1:]))

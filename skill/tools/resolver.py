@@ -6,7 +6,7 @@ from skill.understanding.resolver import (
     Resolution,
     Resolver,
     iso_duration,
-    parse_duration,
+    spoken_duration_iso,
 )
 
-__all__ = ["BUILT_IN_PHRASES", "DURATION_PATTERN", "Resolution", "Resolver", "iso_duration", "parse_duration"]
+__all__ = ["BUILT_IN_PHRASES", "DURATION_PATTERN", "Resolution", "Resolver", "iso_duration", "spoken_duration_iso"]

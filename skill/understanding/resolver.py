@@ -32,7 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from skill.conversation.safety import ROUTE_INTENTS, SAFETY_INTENTS
-from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, IntentDef, InteractionModel
+from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, LAUNCH_WORDS, IntentDef, InteractionModel
 from skill.speech.content import LocaleContent
 from skill.text import NUMBER_VALUES, spoken_form
 from skill.understanding.matcher import SampleMatcher
@@ -57,20 +57,8 @@ SUPPORTIVE_INTENTS = frozenset({"DmerIntent", "DmerCopingIntent", "ReassuranceIn
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
-LAUNCH_WORDS = (
-    "ask",
-    "tell",
-    "open",
-    "open up",
-    "launch",
-    "start",
-    "begin",
-    "use",
-    "load",
-    "run",
-    "talk to",
-    "speak to",
-)
+# Besides the one-word launch verbs ("ask", "open"…): "talk to let down helper".
+LAUNCH_PHRASES = ("open up", "talk to", "speak to")
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
@@ -118,7 +106,7 @@ DURATION_PATTERN = (
 )
 
 
-def parse_duration(spoken: str) -> str | None:
+def spoken_duration_iso(spoken: str) -> str | None:
     """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
     text = spoken_form(spoken)
     if not re.fullmatch(DURATION_PATTERN, text):
@@ -270,7 +258,7 @@ class Resolver:
         if not words:
             return None
         name = r"[\W_]*".join(re.escape(word) for word in words)
-        launch = "|".join(LAUNCH_WORDS)
+        launch = "|".join(sorted({*LAUNCH_WORDS, *LAUNCH_PHRASES}, key=len, reverse=True))
         link = "|".join(LINK_WORDS)
         return re.compile(rf"^[\W_]*(?:alexa\b[\W_]*)?(?:(?:{launch})\b[\W_]*)?{name}\b[\W_]*(?:(?:{link})\b)?", re.I)
 
@@ -337,7 +325,7 @@ class Resolver:
     def _valid_value(self, intent: str, slot_name: str, spoken: str) -> bool:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return parse_duration(spoken) is not None
+            return spoken_duration_iso(spoken) is not None
         values = self._values.get(slot_type)
         return values is None or not values or spoken in values
 
@@ -370,7 +358,7 @@ class Resolver:
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return {"value": parse_duration(spoken), "id": None}
+            return {"value": spoken_duration_iso(spoken), "id": None}
         return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
 
     def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:

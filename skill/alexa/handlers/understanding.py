@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 
 from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale, is_request_type
+from ask_sdk_core.utils import is_request_type
 from ask_sdk_model import Intent, IntentConfirmationStatus, IntentRequest, RequestEnvelope, Response, Slot
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import locale_content
+from skill.alexa.requests import intent_name, locale, typed_request
 from skill.alexa.slots import slot, slot_values
 from skill.conversation import guidance, safety
 from skill.interaction_model import FALLBACK_INTENT
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 class UnderstandingHandler(SkillRequestHandler):
     def resolver(self, handler_input: HandlerInput) -> Resolver | None:
-        return self.deps.resolvers.for_locale(str(get_locale(handler_input) or "") or None)
+        return self.deps.resolvers.for_locale(locale(handler_input))
 
     def safety_route(self, handler_input: HandlerInput) -> str | None:
         if not is_request_type("IntentRequest")(handler_input):
@@ -55,7 +57,7 @@ class SafetyFirstHandler(UnderstandingHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         route = self.safety_route(handler_input) or "crisis"  # can_handle found a route
-        return speak_reply(handler_input, self.deps, safety.safety_reply(route)).response
+        return speak_reply(handler_input, locale_content(handler_input), safety.safety_reply(route)).response
 
 
 class FreeTextHandler(UnderstandingHandler):
@@ -78,7 +80,9 @@ class FreeTextHandler(UnderstandingHandler):
             return self.fallback(handler_input)
         understood = resolver.understand(query)
         if understood.route is not None:
-            return speak_reply(handler_input, self.deps, safety.safety_reply(understood.route)).response
+            return speak_reply(
+                handler_input, locale_content(handler_input), safety.safety_reply(understood.route)
+            ).response
         if understood.intent == FALLBACK_INTENT or is_free_text_intent(understood.intent):
             return self.fallback(handler_input)
         redirected = redirected_input(handler_input, understood)
@@ -90,18 +94,13 @@ class FreeTextHandler(UnderstandingHandler):
         return self.fallback(handler_input)
 
     def fallback(self, handler_input: HandlerInput) -> Response:
-        return speak_reply(handler_input, self.deps, guidance.fallback_reply()).response
-
-
-def intent_name(handler_input: HandlerInput) -> str:
-    return str(get_intent_name(handler_input))
+        return speak_reply(handler_input, locale_content(handler_input), guidance.fallback_reply()).response
 
 
 def redirected_input(handler_input: HandlerInput, understood: Resolution) -> HandlerInput:
     """The same request, as if Alexa had sent the resolved intent and slots (same session and attributes)."""
     envelope = handler_input.request_envelope
-    request = envelope.request
-    assert isinstance(request, IntentRequest)  # FreeTextHandler answers IntentRequests only
+    request = typed_request(handler_input, IntentRequest)
     intent = Intent(
         name=understood.intent,
         slots=resolved_slots(understood.slots),
