@@ -28,7 +28,6 @@ from skill.interaction_model import InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
     Reply,
-    has_session,
     repeat_last,
     session_attributes,
     speak,
@@ -155,7 +154,8 @@ class WhisperHandler(ConversationHandler):
         handler_input.attributes_manager.save_persistent_attributes()
         message = "whisper.on" if whisper else "whisper.off"
         # Mid-conversation the session stays open; a one-shot "ask … to whisper" ends as before.
-        in_conversation = has_session(handler_input) and not handler_input.request_envelope.session.new
+        session = handler_input.request_envelope.session
+        in_conversation = session is not None and not session.new
         return self.reply(handler_input, Reply(message, reprompt="whisper.reprompt" if in_conversation else None))
 
 
