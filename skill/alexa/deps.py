@@ -8,6 +8,7 @@ from skill.config import Config
 from skill.interaction_model import ModelCatalog
 from skill.playback.catalog import TrackCatalog
 from skill.speech.content import ContentLibrary
+from skill.understanding.catalog import ResolverCatalog
 
 
 @dataclass(frozen=True)
@@ -16,10 +17,13 @@ class SkillDeps:
     content: ContentLibrary
     models: ModelCatalog
     tracks: TrackCatalog
+    resolvers: ResolverCatalog
 
     @classmethod
     def load(cls, config: Config) -> SkillDeps:
-        """Content, interaction models and the track catalog, each read from disk once."""
+        """Content, interaction models, their resolvers and the track catalog, each built once."""
         models = ModelCatalog.load(config.model_dir)
         tracks = TrackCatalog.load(config, models)
-        return cls(config=config, content=ContentLibrary.load(), models=models, tracks=tracks)
+        content = ContentLibrary.load()
+        resolvers = ResolverCatalog.load(config.model_dir, models, content)
+        return cls(config=config, content=content, models=models, tracks=tracks, resolvers=resolvers)

@@ -28,7 +28,7 @@ from skill.config import DEFAULT_LOCALE, Config
 from skill.speech.content import parse_ssml, plain_text, tag_name
 from skill.storage.keys import Activity
 from skill.tools import envelopes
-from skill.tools.resolver import Resolution, Resolver
+from skill.tools.resolver import Resolution
 from skill.web.errors import BadRequest
 
 DEFAULT_INVOCATION_NAME = "let down helper"
@@ -503,11 +503,11 @@ def invocation_name(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> str:
 
 
 def load_resolver(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> UtteranceResolver:
-    """The shared resolver (as `letdown say` uses) over the app's models, with the locale's safety triggers."""
-    model = deps.models.for_locale(locale)
-    if model is None:
+    """The skill's own resolver for the locale (the one its free-text intent uses), built once per app."""
+    resolver = deps.resolvers.for_locale(locale)
+    if resolver is None:
         raise FileNotFoundError(f"no interaction model in {deps.config.model_dir}")
-    return Resolver(model, deps.content.locale(locale))
+    return resolver
 
 
 class Simulator:
