@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from skill.config import Config
 from skill.interaction_model import ModelCatalog
+from skill.playback.artwork import Artwork
 from skill.playback.catalog import TrackCatalog
 from skill.speech.content import ContentLibrary
+from skill.speech.screens import ScreenLibrary
 
 
 @dataclass(frozen=True)
@@ -16,10 +18,19 @@ class SkillDeps:
     content: ContentLibrary
     models: ModelCatalog
     tracks: TrackCatalog
+    artwork: Artwork
+    screens: ScreenLibrary
 
     @classmethod
     def load(cls, config: Config) -> SkillDeps:
         """Content, interaction models and the track catalog, each read from disk once."""
         models = ModelCatalog.load(config.model_dir)
         tracks = TrackCatalog.load(config, models)
-        return cls(config=config, content=ContentLibrary.load(), models=models, tracks=tracks)
+        return cls(
+            config=config,
+            content=ContentLibrary.load(),
+            models=models,
+            tracks=tracks,
+            artwork=Artwork.load(config),
+            screens=ScreenLibrary.load(),
+        )

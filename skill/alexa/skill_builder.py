@@ -6,18 +6,18 @@ from ask_sdk_core.skill import CustomSkill
 from ask_sdk_core.skill_builder import CustomSkillBuilder
 
 from skill.alexa.deps import SkillDeps
-from skill.alexa.handlers import conversation, lifecycle, playback
+from skill.alexa.handlers import coach, conversation, lifecycle, playback
 from skill.storage import AttributeStore
 
 
 def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
     builder = CustomSkillBuilder(persistence_adapter=store)
-    # Lifecycle first (SkillDisabled, SessionEnded, …), then playback (its events carry no session),
-    # then the conversation, whose intents are the rest.
+    # Lifecycle first (SkillDisabled, SessionEnded, …), then the coach (its answers while it is active),
+    # then playback (its events carry no session), then the conversation, whose intents are the rest.
     # Safety wins over everything: red-flag words in any slot are answered before any other handler.
     for handler in conversation.safety_first_handlers(deps):
         builder.add_request_handler(handler)
-    for module in (lifecycle, playback, conversation):
+    for module in (lifecycle, coach, playback, conversation):
         for handler in module.request_handlers(deps):
             builder.add_request_handler(handler)
     for exception_handler in lifecycle.exception_handlers(deps):

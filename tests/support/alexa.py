@@ -196,3 +196,8 @@ class AlexaClient:
         answer = self._turn({"type": "SessionEndedRequest", "reason": reason})
         self.session = None
         return answer
+
+
+def play_visualisation(client: AlexaClient) -> dict[str, Any]:
+    """ "Play the let-down visualisation": the single-shot track (LetDownIntent starts the coach)."""
+    return client.intent("PlayTrackIntent", track="let-down visualisation")

@@ -81,7 +81,6 @@ def sounding(handler_input: HandlerInput, deps: SkillDeps) -> bool:
 
 def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
     table: list[tuple[str, Matcher, Action]] = [
-        ("LetDown", intents("LetDownIntent"), playback.letdown_response),
         ("Breathing", intents("BreathingIntent"), playback.breathing_response),
         ("PlayTrack", intents("PlayTrackIntent"), playback.play_track_response),
         ("Pause", intents("AMAZON.PauseIntent"), playback.pause_response),
