@@ -17,6 +17,8 @@ TEST_SKILL_ID = "amzn1.ask.skill.00000000-test-0000-0000-letdownhelper"
 TEST_USER_ID = "amzn1.ask.account.TESTUSER"
 TEST_DEVICE_ID = "amzn1.ask.device.TESTDEVICE"
 TEST_PUBLIC_URL = "https://letdown.example.test"
+# What an Echo Show declares: APL, with the runtime version it supports.
+APL_INTERFACE = {"Alexa.Presentation.APL": {"runtime": {"maxVersion": "2024.2"}}}
 
 
 def service_environment(pki: TestPKI, data_dir: Path) -> dict[str, str]:
@@ -41,8 +43,11 @@ def context(
     skill_id: str = TEST_SKILL_ID,
     audio_player: bool = True,
     player_state: dict[str, Any] | None = None,
+    apl: bool = False,
 ) -> dict[str, Any]:
     interfaces: dict[str, Any] = {"AudioPlayer": {}} if audio_player else {}
+    if apl:
+        interfaces.update(APL_INTERFACE)
     built: dict[str, Any] = {
         "System": {
             "application": {"applicationId": skill_id},
@@ -66,6 +71,7 @@ def envelope(
     player_state: dict[str, Any] | None = None,
     timestamp_offset: float = 0,
     locale: str = "en-US",
+    apl: bool = False,
 ) -> dict[str, Any]:
     request = {
         "requestId": f"amzn1.echo-api.request.{uuid.uuid4()}",
@@ -75,7 +81,7 @@ def envelope(
     }
     built: dict[str, Any] = {
         "version": "1.0",
-        "context": context(user_id, skill_id, audio_player, player_state),
+        "context": context(user_id, skill_id, audio_player, player_state, apl),
         "request": request,
     }
     if session is not None:
@@ -134,6 +140,7 @@ class AlexaClient:
     user_id: str = TEST_USER_ID
     audio_player: bool = True
     locale: str = "en-US"
+    apl: bool = False  # an Echo Show: the device declares Alexa.Presentation.APL
     session: dict[str, Any] | None = None
     player_state: dict[str, Any] = field(default_factory=lambda: {"playerActivity": "IDLE"})
     http: requests.Session = field(default_factory=requests.Session)
@@ -158,6 +165,7 @@ class AlexaClient:
             audio_player=self.audio_player,
             player_state=self.player_state,
             locale=self.locale,
+            apl=self.apl,
         )
         reply = self.send(built)
         assert reply.status_code == 200, reply.text
