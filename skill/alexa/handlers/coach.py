@@ -8,17 +8,16 @@ any answer that is not the coach's ends it (its state lives only while `last_mes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import ClassVar
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale, is_intent_name, is_request_type
+from ask_sdk_core.utils import get_intent_name, get_locale
 from ask_sdk_model import Response
 
 from skill.alexa import audio_player
 from skill.alexa.coach_response import BACKGROUND_TRACK, coach_response, request_time_ms
-from skill.alexa.deps import SkillDeps
+from skill.alexa.handlers.base import SkillRequestHandler
 from skill.alexa.slots import resolved_slot_id, slot
 from skill.conversation import coach
 from skill.interaction_model import InteractionModel
@@ -26,21 +25,13 @@ from skill.speech.render import session_attributes
 
 FEEDING_SLOT = "mode"
 FEEDING_TYPE = "FeedingMode"
-START_INTENTS = ("LetDownIntent", "FeedingModeIntent")
 
 
-class CoachHandler(AbstractRequestHandler):
-    intent_names: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, deps: SkillDeps) -> None:
-        self.deps = deps
-
+class CoachHandler(SkillRequestHandler):
     def can_offer_background(self, handler_input: HandlerInput) -> bool:
         """The feed background needs AudioPlayer and a built track; without them the coach closes warmly."""
-        return (
-            audio_player.supports_audio_player(handler_input)
-            and self.deps.tracks.playable(BACKGROUND_TRACK) is not None
-        )
+        supported = audio_player.supports_audio_player(handler_input)
+        return supported and self.deps.tracks.playable(BACKGROUND_TRACK) is not None
 
     def feeding(self, handler_input: HandlerInput) -> str | None:
         spoken = slot(handler_input, FEEDING_SLOT)
@@ -53,17 +44,11 @@ class CoachHandler(AbstractRequestHandler):
     def respond(self, handler_input: HandlerInput, turn: coach.Turn) -> Response:
         return coach_response(handler_input, self.deps, turn)
 
-    def __repr__(self) -> str:
-        return type(self).__name__
-
 
 class CoachStartHandler(CoachHandler):
     """ "Help my milk let down", "coach me", "nothing's coming, help" (or "I'm pumping"): round one."""
 
-    intent_names = START_INTENTS
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return any(is_intent_name(name)(handler_input) for name in START_INTENTS)
+    intent_names = ("LetDownIntent", "FeedingModeIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
         offer = self.can_offer_background(handler_input)
@@ -86,17 +71,12 @@ class CoachAnswerHandler(CoachHandler):
     }
     intent_names = (*ANSWERS, "FeedingModeIntent")
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        if not is_request_type("IntentRequest")(handler_input):
-            return False
-        return get_intent_name(handler_input) in self.intent_names and coach.is_active(
-            session_attributes(handler_input)
-        )
+    def when(self, handler_input: HandlerInput) -> bool:
+        return coach.is_active(session_attributes(handler_input))
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        attributes = session_attributes(handler_input)
-        stored = coach.load(attributes)
-        assert stored is not None  # can_handle saw an active coach
+        stored = coach.load(session_attributes(handler_input))
+        assert stored is not None  # `when` saw an active coach
         state = coach.settle(stored, request_time_ms(handler_input))
         offer = self.can_offer_background(handler_input)
         name = str(get_intent_name(handler_input))
@@ -106,10 +86,3 @@ class CoachAnswerHandler(CoachHandler):
         else:
             turn = self.ANSWERS[name](state, offer)
         return self.respond(handler_input, turn)
-
-
-HANDLER_CLASSES: Sequence[type[CoachHandler]] = (CoachAnswerHandler, CoachStartHandler)
-
-
-def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    return [handler_class(deps) for handler_class in HANDLER_CLASSES]

@@ -1,6 +1,6 @@
 """Thin handlers for the conversation: launch, the guide, tips, D-MER, reassurance, safety, built-ins.
 
-Each handler names the intents it answers in `intent_names` (used by `letdown model check`); the
+Each handler declares the intents it answers in `intent_names` (skill.alexa.handlers.base); the
 logic lives in skill.conversation (guidance, dmer, safety), the words in skill/speech/locale.
 Playback handlers are registered before these, so Stop/Cancel/StartOver/Next/Previous while a track of
 ours is current go there; the rest come here.
@@ -9,27 +9,21 @@ ours is current go there; the rest come here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale, is_request_type
+from ask_sdk_core.utils import get_intent_name, get_locale
 from ask_sdk_model import Response
-from ask_sdk_model.canfulfill import (
-    CanFulfillIntent,
-    CanFulfillIntentValues,
-    CanFulfillSlot,
-    CanFulfillSlotValues,
-    CanUnderstandSlotValues,
-)
 from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
 
+from skill.alexa import audio_player
+from skill.alexa.can_fulfill import can_fulfill_response
 from skill.alexa.deps import SkillDeps
+from skill.alexa.handlers.base import SkillRequestHandler
 from skill.alexa.slots import resolved_slot_id, slot_values
 from skill.alexa.slots import slot as named_slot
 from skill.conversation import dmer, guidance, safety
-from skill.interaction_model import DURATION_TYPE, InteractionModel
+from skill.interaction_model import InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
     WHISPER_KEY,
@@ -46,19 +40,10 @@ log = logging.getLogger(__name__)
 VISITS_KEY = "visits"
 # Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
-ISO_DURATION_PREFIX = "P"
 
 
-class ConversationHandler(AbstractRequestHandler):
-    """Base: answers IntentRequests whose name is in `intent_names`."""
-
-    intent_names: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, deps: SkillDeps) -> None:
-        self.deps = deps
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("IntentRequest")(handler_input) and get_intent_name(handler_input) in (self.intent_names)
+class ConversationHandler(SkillRequestHandler):
+    """Base of the conversation's handlers: the locale's content and model, and `reply` to render a Reply."""
 
     def content(self, handler_input: HandlerInput) -> LocaleContent:
         return content_for(handler_input, self.deps)
@@ -69,18 +54,15 @@ class ConversationHandler(AbstractRequestHandler):
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
         return speak_reply(handler_input, self.deps, reply).response
 
-    def __repr__(self) -> str:
-        return type(self).__name__
-
 
 class RedFlagSlotHandler(ConversationHandler):
     """Safety first: any intent whose slot text carries red-flag words gets the safety answer alone.
 
     Registered before every other intent handler (including playback's)."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        if not is_request_type("IntentRequest")(handler_input):
-            return False
+    request_types = ("IntentRequest",)
+
+    def when(self, handler_input: HandlerInput) -> bool:
         return safety.red_flag_route(slot_values(handler_input), self.content(handler_input)) is not None
 
     def handle(self, handler_input: HandlerInput) -> Response:
@@ -99,17 +81,21 @@ class SafetyIntentHandler(ConversationHandler):
 class LaunchHandler(ConversationHandler):
     """First visit: what the skill is, that it is not medical advice, and an offer; later: shorter."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("LaunchRequest")(handler_input)
+    request_types = ("LaunchRequest",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        stored = handler_input.attributes_manager.persistent_attributes
-        visits = stored.get(VISITS_KEY)
-        visits = visits if isinstance(visits, int) and not isinstance(visits, bool) and visits > 0 else 0
-        stored[VISITS_KEY] = visits + 1
-        handler_input.attributes_manager.save_persistent_attributes()
-        message = "launch.first" if visits == 0 else "launch.returning"
+        message = "launch.first" if count_visit(handler_input) == 0 else "launch.returning"
         return self.reply(handler_input, Reply(message, reprompt="launch.reprompt"))
+
+
+def count_visit(handler_input: HandlerInput) -> int:
+    """Store one more visit; returns the visits before this one (0 for the first, or for junk stored)."""
+    stored = handler_input.attributes_manager.persistent_attributes
+    visits = stored.get(VISITS_KEY)
+    visits = visits if isinstance(visits, int) and not isinstance(visits, bool) and visits > 0 else 0
+    stored[VISITS_KEY] = visits + 1
+    handler_input.attributes_manager.save_persistent_attributes()
+    return visits
 
 
 class GuideHandler(ConversationHandler):
@@ -268,41 +254,10 @@ class StartOverHandler(ConversationHandler):
 class CanFulfillHandler(ConversationHandler):
     """Name-free routing: can the skill answer this intent and its slots? No speech, storage or session."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("CanFulfillIntentRequest")(handler_input)
+    request_types = ("CanFulfillIntentRequest",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        intent = handler_input.request_envelope.request.intent
-        model = self.model(handler_input)
-        name = getattr(intent, "name", None)
-        builder = handler_input.response_builder
-        if model is None or not name or name.startswith("AMAZON.") or name not in model.intents:
-            builder.set_can_fulfill_intent(CanFulfillIntent(can_fulfill=CanFulfillIntentValues.NO))
-            return builder.response
-        slot_types = model.intents[name].slots
-        answers = {}
-        for slot_name, slot in (getattr(intent, "slots", None) or {}).items():
-            if slot is None or not slot.value:
-                continue
-            answers[slot_name] = self.slot_answer(model, slot_types.get(slot_name), slot)
-        every_slot_ok = all(answer.can_fulfill == CanFulfillSlotValues.YES for answer in answers.values())
-        verdict = CanFulfillIntentValues.YES if every_slot_ok else CanFulfillIntentValues.NO
-        builder.set_can_fulfill_intent(CanFulfillIntent(can_fulfill=verdict, slots=answers or None))
-        return builder.response
-
-    @staticmethod
-    def slot_answer(model: InteractionModel, slot_type: str | None, slot: Any) -> CanFulfillSlot:
-        if slot_type is None:
-            understood = False
-        elif slot_type == DURATION_TYPE:
-            understood = slot.value.startswith(ISO_DURATION_PREFIX)
-        else:
-            value_id = resolved_slot_id(slot) or model.value_id(slot_type, slot.value)
-            understood = value_id is not None
-        return CanFulfillSlot(
-            can_understand=CanUnderstandSlotValues.YES if understood else CanUnderstandSlotValues.NO,
-            can_fulfill=CanFulfillSlotValues.YES if understood else CanFulfillSlotValues.NO,
-        )
+        return can_fulfill_response(handler_input, self.model(handler_input))
 
 
 class UnmatchedIntentHandler(ConversationHandler):
@@ -310,10 +265,8 @@ class UnmatchedIntentHandler(ConversationHandler):
 
     Excluded from `letdown model check`'s "every intent has a handler" test."""
 
-    catch_all: ClassVar[bool] = True
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("IntentRequest")(handler_input)
+    request_types = ("IntentRequest",)
+    catch_all = True
 
     def handle(self, handler_input: HandlerInput) -> Response:
         log.warning("no handler for intent %s", get_intent_name(handler_input))
@@ -321,41 +274,5 @@ class UnmatchedIntentHandler(ConversationHandler):
 
 
 def breathing_handoff(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    """Yes to "a breathing exercise?": whatever BreathingIntent does, else the spoken routine."""
-    from skill.alexa import audio_player as playback  # the audio side; imported late so this module loads without it
-
-    start_breathing = getattr(playback, "breathing_response", None)
-    if start_breathing is not None:
-        return start_breathing(handler_input, deps)
-    return speak_reply(handler_input, deps, Reply("letdown.routine_spoken", then="offer.next_tip")).response
-
-
-HANDLER_CLASSES: Sequence[type[ConversationHandler]] = (
-    SafetyIntentHandler,
-    LaunchHandler,
-    GuideHandler,
-    NamedTipHandler,
-    TipTopicHandler,
-    AnotherTipHandler,
-    TellMeMoreHandler,
-    WhisperHandler,
-    HelpHandler,
-    FallbackHandler,
-    StopHandler,
-    RepeatHandler,
-    YesHandler,
-    NoHandler,
-    NavigateHomeHandler,
-    StartOverHandler,
-    CanFulfillHandler,
-    UnmatchedIntentHandler,
-)
-
-
-def safety_first_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    """Handlers that must run before every other area's (registered first by skill_builder)."""
-    return [RedFlagSlotHandler(deps)]
-
-
-def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    return [handler_class(deps) for handler_class in HANDLER_CLASSES]
+    """Yes to "a breathing exercise?": what BreathingIntent does."""
+    return audio_player.breathing_response(handler_input, deps)
