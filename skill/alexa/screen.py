@@ -22,6 +22,8 @@ SCREEN_TOKEN = "letdown-breathing"
 DATASOURCE = "breathing"
 # Alexa's voice speaks about 150 words a minute: how long the circle waits for the words before a clip.
 SPOKEN_WORDS_PER_S = 2.5
+# How long the circle breathes for a clip the catalog does not know (its spoken stand-in is about this long).
+UNKNOWN_LENGTH_S = 60.0
 
 
 def supports_apl(handler_input: HandlerInput) -> bool:
@@ -42,7 +44,8 @@ def breathing_data(
         return None
     track = deps.tracks.get(track_id)
     own = track is not None and track.breathing is not None
-    cycles = pattern.cycles if own else math.ceil((track.seconds if track else pattern.period_s) / pattern.period_s)
+    covered_s = track.seconds if track is not None else UNKNOWN_LENGTH_S
+    cycles = pattern.cycles if own else math.ceil(covered_s / pattern.period_s)
     return {
         DATASOURCE: {
             "type": "object",

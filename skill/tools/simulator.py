@@ -54,6 +54,10 @@ ACTIVITY_DURING_EVENT = {
     "AudioPlayer.PlaybackFailed": "STOPPED",
 }
 SESSION_END_REASONS = ("USER_INITIATED", "EXCEEDED_MAX_REPROMPTS")
+# What an Echo Show declares: APL and the newest runtime version it renders.
+APL_INTERFACE = "Alexa.Presentation.APL"
+APL_RUNTIME = {"runtime": {"maxVersion": "2024.2"}}
+RENDER_DOCUMENT = "Alexa.Presentation.APL.RenderDocument"
 EXIT_WORDS = frozenset({"exit", "quit"})
 LAUNCH_WORDS = frozenset({"launch", "open"})
 LAUNCH_REQUEST = "LaunchRequest"  # what the resolver answers for "open let down helper"
@@ -128,6 +132,7 @@ class DeviceIdentity:
     user_key: str
     audio_player: bool = True
     locale: str = DEFAULT_LOCALE
+    apl: bool = False  # an Echo Show: a screen that renders APL documents
 
     @property
     def user_id(self) -> str:
@@ -216,13 +221,13 @@ def build_envelope(
     session: SessionState | None,
     player: PlayerState,
 ) -> dict[str, Any]:
+    interfaces: dict[str, Any] = {"AudioPlayer": {}} if identity.audio_player else {}
+    if identity.apl:
+        interfaces[APL_INTERFACE] = APL_RUNTIME
     system: dict[str, Any] = {
         "application": {"applicationId": identity.application_id},
         "user": {"userId": identity.user_id},
-        "device": {
-            "deviceId": identity.device_id,
-            "supportedInterfaces": {"AudioPlayer": {}} if identity.audio_player else {},
-        },
+        "device": {"deviceId": identity.device_id, "supportedInterfaces": interfaces},
         "apiEndpoint": "https://api.amazonalexa.com",
     }
     context: dict[str, Any] = {"System": system}
@@ -352,6 +357,21 @@ def playback_actions(directives: list[Mapping[str, Any]], media: MediaLocator) -
     return actions
 
 
+def screen_of(directives: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What an Echo Show draws, from the last RenderDocument's data: the line, and the breathing circle's
+    timing (the page animates the circle itself; it does not run APL)."""
+    rendered = [d for d in directives if d.get("type") == RENDER_DOCUMENT]
+    if not rendered:
+        return None
+    data = ((rendered[-1].get("datasources") or {}).get("breathing") or {}).get("properties") or {}
+    numbers = {"inhale_ms": "inhaleMs", "exhale_ms": "exhaleMs", "cycles": "cycles", "start_delay_ms": "startDelayMs"}
+    screen: dict[str, Any] = {"instruction": str(data.get("instruction") or ""), "step": str(data.get("step") or "")}
+    for key, name in numbers.items():
+        value = data.get(name)
+        screen[key] = int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    return screen
+
+
 @dataclass
 class Turn:
     """One exchange with the skill: what was heard, what the skill answered, how the session stands."""
@@ -370,6 +390,7 @@ class Turn:
     session_open: bool = False
     session_ended: str | None = None  # the reason, when this turn ended the session
     note: str | None = None  # what the device did without asking the skill
+    screen: dict[str, Any] | None = None  # what an Echo Show shows (from a RenderDocument)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -387,6 +408,7 @@ class Turn:
             "session_open": self.session_open,
             "session_ended": self.session_ended,
             "note": self.note,
+            "screen": self.screen,
         }
 
 
@@ -406,6 +428,7 @@ def read_response(request_type: str, answer: Mapping[str, Any], media: MediaLoca
         session_attributes=dict(answer.get("sessionAttributes") or {}),
         segments=speech_segments(ssml, media),
         playback=playback_actions(directives, media),
+        screen=screen_of(directives),
     )
 
 
@@ -581,7 +604,10 @@ def parse_identity(body: Mapping[str, Any], application_id: str) -> DeviceIdenti
     audio_player = device.get("audio_player", True)
     if not isinstance(audio_player, bool):
         raise SimulatorInputError("device.audio_player must be true or false")
-    return DeviceIdentity(application_id=application_id, user_key=user_key, audio_player=audio_player)
+    apl = device.get("apl", False)
+    if not isinstance(apl, bool):
+        raise SimulatorInputError("device.apl must be true or false")
+    return DeviceIdentity(application_id=application_id, user_key=user_key, audio_player=audio_player, apl=apl)
 
 
 def parse_offset(value: Any, what: str) -> int:
