@@ -414,3 +414,14 @@ def test_state_round_trips_and_junk_is_refused() -> None:
     leads_on = coach.CoachState(**{**dated.__dict__, "then": coach.CoachState(round=3, asked="check_in")})
     assert coach.settle(leads_on, 1000 + 10_000).round == 3
     assert coach.settle(leads_on, None).round == 2
+
+
+def test_whispering_applies_to_the_words_never_to_the_clips(parent: Parent) -> None:
+    parent.says("WhisperOnIntent")
+    first = parent.says("LetDownIntent")
+    for ssml in (speech_ssml(first), reprompt_ssml(first)):
+        root = parse_ssml(ssml or "")
+        effects = [element for element in root.iter() if element.tag.endswith("effect")]
+        assert effects, "the whisper preference was not applied"
+        assert all(inner.tag != "audio" for effect in effects for inner in effect.iter())
+        assert len(clips(ssml)) == 1
