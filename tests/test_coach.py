@@ -283,6 +283,15 @@ def test_an_unasked_nursing_or_pumping_reasks_the_check_in_in_its_words(parent: 
     assert_round(parent.says("AMAZON.NoIntent"), "warmth", "pumping")
 
 
+def test_help_again_after_the_close_starts_the_coach_anew_and_unasked_answers_reoffer(parent: Parent) -> None:
+    parent.says("FeedingModeIntent", mode="nursing")
+    parent.says("AMAZON.YesIntent")  # flowing: the background offer is open
+    reoffered = parent.says("FeedingModeIntent", mode="pumping")
+    assert last_message(reoffered) == "coach.offer_background"
+    assert coach_state(reoffered) == {"round": 1, "asked": "background", "feeding": "pumping"}
+    assert_round(parent.says("LetDownIntent"), "breathing", "pumping")
+
+
 def _dated(answer: dict[str, Any]) -> dict[str, Any]:
     state = coach_state(answer) or {}
     return {key: state[key] for key in ("asked_at_ms", "reprompt_after_s", "then") if key in state}

@@ -263,6 +263,13 @@ def answer_no(state: CoachState, audio_player: bool) -> Turn:
     return with_reprompt(feeding_question_step(state), audio_player)
 
 
+def answer_not_yet(state: CoachState, audio_player: bool) -> Turn:
+    """"Nothing's coming, help" again: the next round; after the close (or a let-down), the coach anew."""
+    if state.asked == BACKGROUND:
+        return start(state.feeding, audio_player)
+    return answer_no(state, audio_player)
+
+
 def answer_skip(state: CoachState, audio_player: bool) -> Turn:
     """Skip or next: on to the next round, whatever was asked (a skipped nursing-or-pumping question skips
     the round that needed it)."""
@@ -281,7 +288,7 @@ def answer_feeding(state: CoachState, feeding: str, audio_player: bool) -> Turn:
     if state.asked == CHECK_IN:
         question = check_in_message(feeding)
         return with_reprompt(Step(question, (Part(message=question),), known.undated()), audio_player)
-    return answer_no(known, audio_player) if state.asked == BACKGROUND else start(feeding, audio_player)
+    return answer_repeat(known, audio_player)  # to the background offer: the offer again
 
 
 def answer_repeat(state: CoachState, audio_player: bool) -> Turn:

@@ -64,7 +64,7 @@ class CoachAnswerHandler(CoachHandler):
     ANSWERS: ClassVar[dict[str, Answer]] = {
         "AMAZON.YesIntent": coach.answer_yes,
         "AMAZON.NoIntent": coach.answer_no,
-        "LetDownIntent": coach.answer_no,  # "nothing's coming, help" again: not yet
+        "LetDownIntent": coach.answer_not_yet,
         "AMAZON.NextIntent": coach.answer_skip,
         "AMAZON.RepeatIntent": coach.answer_repeat,
         "AMAZON.StartOverIntent": lambda state, offer: coach.start(state.feeding, offer),
