@@ -45,6 +45,47 @@ class SayResult:
         }
 
 
+class Sayer:
+    """One app, its service and its resolver, for saying many utterances in one process (bench/bench_nlu.py).
+
+    `say` is one Sayer used once; each call of `Sayer.say` is exactly what `letdown say` does."""
+
+    def __init__(self, config: Config, *, locale: str = DEFAULT_LOCALE) -> None:
+        from skill.app import create_app
+        from skill.tools import simulator  # the shared envelope builder; imported late with the app
+
+        self.config = config
+        self.locale = locale
+        self.app = create_app(config)
+        self.service = self.app.extensions["letdown"]
+        self.resolver = simulator.load_resolver(self.service.deps, locale)
+
+    def say(self, utterance: str, *, audio_player: bool = True, user_key: str = SAY_USER_KEY) -> SayResult:
+        from skill.tools import simulator
+
+        resolution = self.resolver.resolve(utterance)
+        identity = simulator.DeviceIdentity(
+            application_id=simulator.application_id_for(self.config),
+            user_key=user_key,
+            audio_player=audio_player,
+            locale=self.locale,
+        )
+        if resolution.intent == LAUNCH:
+            request_part: dict[str, Any] = {"type": LAUNCH}
+        else:
+            request_part = simulator.intent_request(resolution.intent, resolution.slots)
+        envelope = simulator.build_envelope(
+            identity, request_part, session=simulator.SessionState.start(), player=simulator.PlayerState()
+        )
+        with self.app.app_context():
+            answer = self.service.invoke(envelope)
+        turn = simulator.read_response(request_part["type"], answer, simulator.MediaLocator.for_config(self.config))
+        return SayResult(utterance=utterance, resolution=resolution, turn=turn)
+
+    def close(self) -> None:
+        self.service.store.close()
+
+
 def say(
     utterance: str,
     config: Config,
@@ -53,32 +94,11 @@ def say(
     audio_player: bool = True,
     user_key: str = SAY_USER_KEY,
 ) -> SayResult:
-    from skill.app import create_app
-    from skill.tools import simulator  # the shared envelope builder; imported late with the app
-
-    app = create_app(config)
-    service = app.extensions["letdown"]
-    resolution = simulator.load_resolver(service.deps, locale).resolve(utterance)
-    identity = simulator.DeviceIdentity(
-        application_id=simulator.application_id_for(config),
-        user_key=user_key,
-        audio_player=audio_player,
-        locale=locale,
-    )
-    if resolution.intent == LAUNCH:
-        request_part: dict[str, Any] = {"type": LAUNCH}
-    else:
-        request_part = simulator.intent_request(resolution.intent, resolution.slots)
-    envelope = simulator.build_envelope(
-        identity, request_part, session=simulator.SessionState.start(), player=simulator.PlayerState()
-    )
+    sayer = Sayer(config, locale=locale)
     try:
-        with app.app_context():
-            answer = service.invoke(envelope)
+        return sayer.say(utterance, audio_player=audio_player, user_key=user_key)
     finally:
-        service.store.close()
-    turn = simulator.read_response(request_part["type"], answer, simulator.MediaLocator.for_config(config))
-    return SayResult(utterance=utterance, resolution=resolution, turn=turn)
+        sayer.close()
 
 
 def format_text(result: SayResult) -> str:
