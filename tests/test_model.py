@@ -17,7 +17,7 @@ from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH
 from skill.speech.content import ContentLibrary
 from skill.text import spoken_form
 from skill.tools.model_check import check_model, invocation_name_problems, model_problems
-from skill.tools.resolver import Resolver, parse_duration
+from skill.tools.resolver import Resolver, spoken_duration_iso
 from tests.support.server import REPO_ROOT
 
 MODEL_PATH = DEFAULT_MODEL_DIR / "en-US.json"
@@ -242,7 +242,7 @@ def test_resolver_slots(resolver: Resolver) -> None:
     ],
 )
 def test_durations(spoken: str, iso: str | None) -> None:
-    assert parse_duration(spoken) == iso
+    assert spoken_duration_iso(spoken) == iso
 
 
 def test_resolver_is_pure(resolver: Resolver) -> None:

@@ -16,12 +16,13 @@ from ask_sdk_model import Response
 
 from skill.alexa import audio_player
 from skill.alexa.deps import SkillDeps
+from skill.alexa.interceptors import locale_content
 from skill.alexa.screen import SPOKEN_WORDS_PER_S, add_breathing_screen
 from skill.conversation import coach
-from skill.speech.content import MAX_SPEECH_CHARS, LocaleContent, parse_ssml, plain_text
+from skill.speech.content import LocaleContent, parse_ssml, plain_text
 from skill.speech.render import (
-    SpeechTooLong,
-    content_for,
+    escape_attribute,
+    put_speech,
     remember,
     session_attributes,
     whisper_preferred,
@@ -65,7 +66,7 @@ def render_step(
             pieces.append(whispered(words) if whisper else words)
         if track is not None and plays:
             before_clip = seconds if before_clip is None else before_clip
-            pieces.append(f'<audio src="{audio_player.escape_attribute(deps.tracks.stream_url(track.id))}"/>')
+            pieces.append(f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>')
             audio_s, audio_tags = audio_s + track.seconds, audio_tags + 1
             seconds += track.seconds
     ssml = " ".join(pieces)
@@ -93,21 +94,16 @@ def coach_response(handler_input: HandlerInput, deps: SkillDeps, turn: coach.Tur
     if now.play_background:
         coach.save(attributes, None)
         return audio_player.start_track_response(handler_input, deps, BACKGROUND_TRACK, BACKGROUND_INTRO)
-    content = content_for(handler_input, deps)
+    content = locale_content(handler_input)
     whisper = whisper_preferred(handler_input)
     speech = render_step(now, content, deps, max_audio_s=MAX_SPEECH_AUDIO_S, whisper=whisper)
     reprompt = None
     if turn.reprompt is not None and now.state is not None:
         reprompt = render_step(turn.reprompt, content, deps, max_audio_s=MAX_REPROMPT_AUDIO_S, whisper=whisper)
     coach.save(attributes, dated_state(handler_input, now.state, turn.reprompt, speech, reprompt))
-    remember(handler_input, now.message_id, "text", None, speech.ssml, reprompt.ssml if reprompt else None)
-    if len(speech.ssml) + len("<speak></speak>") > MAX_SPEECH_CHARS:
-        raise SpeechTooLong(f"coach speech is {len(speech.ssml)} characters")
-    builder = handler_input.response_builder
-    builder.speak(speech.ssml)
-    if reprompt is not None:
-        builder.ask(reprompt.ssml)
-    builder.set_should_end_session(now.end_session or reprompt is None)
+    remember(handler_input, now.message_id, "text", None)
+    end_session = now.end_session or reprompt is None
+    builder = put_speech(handler_input, speech.ssml, reprompt.ssml if reprompt else None, end_session)
     if now.screen_round is not None:
         number = coach.ROUNDS.index(now.screen_round) + 1
         add_breathing_screen(

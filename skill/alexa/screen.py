@@ -14,8 +14,8 @@ from ask_sdk_core.utils import get_supported_interfaces
 from ask_sdk_model.interfaces.alexa.presentation.apl import RenderDocumentDirective
 
 from skill.alexa.deps import SkillDeps
+from skill.alexa.interceptors import locale_content
 from skill.speech.content import plain_text
-from skill.speech.render import content_for
 from skill.speech.screens import BREATHING_DOCUMENT
 
 SCREEN_TOKEN = "letdown-breathing"
@@ -72,7 +72,7 @@ def add_breathing_screen(
     """Adds the RenderDocument directive on APL devices; True when it did."""
     if not supports_apl(handler_input):
         return False
-    line = plain_text(content_for(handler_input, deps).pick(line_message))
+    line = plain_text(locale_content(handler_input).pick(line_message))
     data = breathing_data(deps, line, step, track_id, lead_s)
     if data is None:
         return False

@@ -167,6 +167,12 @@ def round_at(number: int) -> Round:
     return ROUNDS[number - 1]
 
 
+def round_message(round_: Round) -> str:
+    """The id recorded for a round (`last_message`): the same for nursing and pumping, since the turn log
+    records it and the answers are never logged."""
+    return f"coach.round.{round_.name}"
+
+
 def instruction_message(round_: Round, feeding: str | None) -> str:
     base = f"coach.round.{round_.name}"
     return f"{base}.{feeding or NURSING}" if round_.needs_feeding else base
@@ -194,7 +200,7 @@ def round_step(number: int, feeding: str | None, *, lead_in: str | None = None) 
         Part(message=check_in_message(feeding)),
     )
     state = CoachState(round=number, asked=CHECK_IN, feeding=feeding)
-    return Step(instruction, parts, state, screen_round=round_)
+    return Step(round_message(round_), parts, state, screen_round=round_)
 
 
 def feeding_question_step(state: CoachState, *, lead_in: str | None = None) -> Step:
@@ -264,7 +270,7 @@ def answer_no(state: CoachState, audio_player: bool) -> Turn:
 
 
 def answer_not_yet(state: CoachState, audio_player: bool) -> Turn:
-    """"Nothing's coming, help" again: the next round; after the close (or a let-down), the coach anew."""
+    """ "Nothing's coming, help" again: the next round; after the close (or a let-down), the coach anew."""
     if state.asked == BACKGROUND:
         return start(state.feeding, audio_player)
     return answer_no(state, audio_player)
@@ -286,8 +292,8 @@ def answer_feeding(state: CoachState, feeding: str, audio_player: bool) -> Turn:
     if state.asked == FEEDING:
         return with_reprompt(next_step(known, audio_player), audio_player)
     if state.asked == CHECK_IN:
-        question = check_in_message(feeding)
-        return with_reprompt(Step(question, (Part(message=question),), known.undated()), audio_player)
+        parts = (Part(message=check_in_message(feeding)),)
+        return with_reprompt(Step(check_in_message(None), parts, known.undated()), audio_player)
     return answer_repeat(known, audio_player)  # to the background offer: the offer again
 
 

@@ -179,7 +179,7 @@ class ContentLibrary:
         return cls(locales)
 
     def locale(self, locale: str | None) -> LocaleContent:
-        if locale in self._locales:
+        if locale is not None and locale in self._locales:
             return self._locales[locale]
         if locale:
             language = locale.split("-")[0].lower()

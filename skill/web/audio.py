@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import parse_range_header
 from werkzeug.utils import send_file
+from werkzeug.wrappers import Response as WsgiResponse
 
 from skill.config import Config
 from skill.playback.artwork import ART_ROUTE, Artwork
@@ -33,14 +34,14 @@ def create_audio_blueprint(config: Config, tracks: TrackCatalog, artwork: Artwor
     blueprint = Blueprint("audio", __name__)
 
     @blueprint.get("/audio/<path:file_name>")
-    def serve_audio(file_name: str) -> Response:
+    def serve_audio(file_name: str) -> WsgiResponse:
         served = tracks.served_file(file_name)
         if served is None:
             abort(404, description="no such audio file")
         return audio_response(served)
 
     @blueprint.get(f"{ART_ROUTE}/<path:file_name>")
-    def serve_art(file_name: str) -> Response:
+    def serve_art(file_name: str) -> WsgiResponse:
         served = artwork.served_file(file_name) if artwork is not None else None
         if served is None:
             abort(404, description="no such image")
@@ -49,7 +50,7 @@ def create_audio_blueprint(config: Config, tracks: TrackCatalog, artwork: Artwor
     return blueprint
 
 
-def audio_response(served: ServedFile, mimetype: str = MP3_MIMETYPE) -> Response:
+def audio_response(served: ServedFile, mimetype: str = MP3_MIMETYPE) -> WsgiResponse:
     environ = range_environ(request.environ)
     versioned = request.args.get(VERSION_PARAM) == served.sha256[:VERSION_CHARS]
     try:
@@ -64,7 +65,7 @@ def audio_response(served: ServedFile, mimetype: str = MP3_MIMETYPE) -> Response
         )
     except RequestedRangeNotSatisfiable:
         return range_not_satisfiable(served)
-    response.cache_control.immutable = versioned or None
+    response.cache_control.immutable = versioned
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -11,14 +10,13 @@ from typing import Any
 
 import requests
 
+from skill.tools import envelopes
 from tests.support.pki import TestPKI
 
 TEST_SKILL_ID = "amzn1.ask.skill.00000000-test-0000-0000-letdownhelper"
 TEST_USER_ID = "amzn1.ask.account.TESTUSER"
 TEST_DEVICE_ID = "amzn1.ask.device.TESTDEVICE"
 TEST_PUBLIC_URL = "https://letdown.example.test"
-# What an Echo Show declares: APL, with the runtime version it supports.
-APL_INTERFACE = {"Alexa.Presentation.APL": {"runtime": {"maxVersion": "2024.2"}}}
 
 
 def service_environment(pki: TestPKI, data_dir: Path) -> dict[str, str]:
@@ -34,8 +32,7 @@ def service_environment(pki: TestPKI, data_dir: Path) -> dict[str, str]:
 
 
 def timestamp(offset_seconds: float = 0) -> str:
-    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return envelopes.timestamp(offset_seconds)
 
 
 def context(
@@ -45,20 +42,14 @@ def context(
     player_state: dict[str, Any] | None = None,
     apl: bool = False,
 ) -> dict[str, Any]:
-    interfaces: dict[str, Any] = {"AudioPlayer": {}} if audio_player else {}
-    if apl:
-        interfaces.update(APL_INTERFACE)
-    built: dict[str, Any] = {
-        "System": {
-            "application": {"applicationId": skill_id},
-            "user": {"userId": user_id},
-            "device": {"deviceId": TEST_DEVICE_ID, "supportedInterfaces": interfaces},
-            "apiEndpoint": "https://api.amazonalexa.com",
-        }
-    }
-    if audio_player:
-        built["AudioPlayer"] = player_state or {"playerActivity": "IDLE"}
-    return built
+    return envelopes.device_context(
+        application_id=skill_id,
+        user_id=user_id,
+        device_id=TEST_DEVICE_ID,
+        audio_player=audio_player,
+        player_state=player_state,
+        apl=apl,
+    )
 
 
 def envelope(
@@ -73,44 +64,23 @@ def envelope(
     locale: str = "en-US",
     apl: bool = False,
 ) -> dict[str, Any]:
-    request = {
-        "requestId": f"amzn1.echo-api.request.{uuid.uuid4()}",
-        "timestamp": timestamp(timestamp_offset),
-        "locale": locale,
-        **request,
-    }
-    built: dict[str, Any] = {
-        "version": "1.0",
-        "context": context(user_id, skill_id, audio_player, player_state, apl),
-        "request": request,
-    }
-    if session is not None:
-        built["session"] = session
-    return built
+    return envelopes.request_envelope(
+        request,
+        context(user_id, skill_id, audio_player, player_state, apl),
+        session,
+        locale=locale,
+        timestamp_offset=timestamp_offset,
+    )
 
 
 def new_session(user_id: str = TEST_USER_ID, skill_id: str = TEST_SKILL_ID) -> dict[str, Any]:
-    return {
-        "new": True,
-        "sessionId": f"amzn1.echo-api.session.{uuid.uuid4()}",
-        "application": {"applicationId": skill_id},
-        "user": {"userId": user_id},
-        "attributes": {},
-    }
+    return envelopes.session_part(
+        application_id=skill_id, user_id=user_id, session_id=f"amzn1.echo-api.session.{uuid.uuid4()}"
+    )
 
 
 def intent_request(name: str, **slots: str | None) -> dict[str, Any]:
-    return {
-        "type": "IntentRequest",
-        "dialogState": "COMPLETED",
-        "intent": {
-            "name": name,
-            "confirmationStatus": "NONE",
-            "slots": {
-                slot: {"name": slot, "value": value, "confirmationStatus": "NONE"} for slot, value in slots.items()
-            },
-        },
-    }
+    return envelopes.intent_request(name, {slot: {"value": value} for slot, value in slots.items()})
 
 
 def resolved_slot(name: str, spoken: str, value_id: str) -> dict[str, Any]:
