@@ -21,11 +21,13 @@ import requests
 from flask import Flask
 
 from skill.alexa.coach_response import MAX_AUDIO_TAGS, MAX_REPROMPT_AUDIO_S, MAX_SPEECH_AUDIO_S
-from skill.config import Config
+from skill.config import DEFAULT_MODEL_DIR, Config
 from skill.conversation import coach
+from skill.interaction_model import InteractionModel
 from skill.playback.catalog import TrackCatalog, track_id_from_token
 from skill.speech.content import ContentLibrary, parse_ssml
 from skill.storage.store import ALLOWED_KEYS
+from skill.tools.resolver import Resolver
 from tests.support.alexa import AlexaClient
 from tests.support.audio import fake_mp3, write_fake_audio_dir
 from tests.support.pki import TestPKI
@@ -436,3 +438,28 @@ def test_whispering_applies_to_the_words_never_to_the_clips(parent: Parent) -> N
         assert effects, "the whisper preference was not applied"
         assert all(inner.tag != "audio" for effect in effects for inner in effect.iter())
         assert len(clips(ssml)) == 1
+
+
+# ----- what parents say to the coach -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("utterance", "intent", "mode"),
+    [
+        ("help my milk let down", "LetDownIntent", None),
+        ("coach me", "LetDownIntent", None),
+        ("walk me through it", "LetDownIntent", None),
+        ("nothing's coming, help", "LetDownIntent", None),
+        ("not yet", "AMAZON.NoIntent", None),
+        ("still nothing", "AMAZON.NoIntent", None),
+        ("I'm pumping", "FeedingModeIntent", "pumping"),
+        ("breastfeeding", "FeedingModeIntent", "nursing"),
+        ("play the let-down visualisation", "PlayTrackIntent", None),
+    ],
+)
+def test_the_coachs_phrases_resolve(utterance: str, intent: str, mode: str | None) -> None:
+    model = InteractionModel.load(DEFAULT_MODEL_DIR / "en-US.json")
+    resolved = Resolver(model, CONTENT).resolve(utterance)
+    assert resolved.intent == intent
+    if mode is not None:
+        assert resolved.slots["mode"]["id"] == mode
