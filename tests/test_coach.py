@@ -53,7 +53,7 @@ def write_coach_audio_dir(audio_dir: Path) -> Path:
     catalog = [(audio_dir / "catalog.toml").read_text(encoding="utf-8")]
     manifest = json.loads((audio_dir / "manifest.json").read_text(encoding="utf-8"))
     for index, (clip_id, seconds) in enumerate(COACH_CLIPS.items()):
-        catalog.append(f'[[track]]\nid = "{clip_id}"\ntitle = "Coach {clip_id}"\nlength_s = {seconds}\n')
+        catalog.append(f'[[track]]\nid = "{clip_id}"\nkind = "clip"\ntitle = "Coach {clip_id}"\nlength_s = {seconds}\n')
         if clip_id == "coach-breathing":
             catalog.append("[track.pattern]\n" + "".join(f"{k} = {v}\n" for k, v in BREATHING_PATTERN.items()))
         data = fake_mp3(500 + 30 * index)

@@ -47,8 +47,6 @@ PLAY_ORDER: tuple[str, ...] = (
 
 BREATHING_PREFIX = "breathing-"
 DEFAULT_BREATHING_S = 120.0
-# The coach's clips play inside its SSML rounds, never as tracks of their own in Next/Previous.
-COACH_CLIP_PREFIX = "coach-"
 
 TOKEN_PREFIX = "track"
 MAX_TOKEN_CHARS = 1024  # Alexa's limit for AudioPlayer stream tokens
@@ -104,10 +102,6 @@ class Track:
     @property
     def is_breathing(self) -> bool:
         return self.id.startswith(BREATHING_PREFIX)
-
-    @property
-    def is_coach_clip(self) -> bool:
-        return self.id.startswith(COACH_CLIP_PREFIX)
 
     @property
     def seconds(self) -> float:
@@ -230,11 +224,7 @@ class TrackCatalog:
     def play_order(self) -> list[str]:
         """PLAY_ORDER restricted to playable tracks, then any other playable track in catalog order."""
         ordered = [track_id for track_id in PLAY_ORDER if self.playable(track_id)]
-        extra = [
-            track.id
-            for track in self._tracks.values()
-            if track.playable and track.id not in ordered and not track.is_coach_clip
-        ]
+        extra = [track.id for track in self._tracks.values() if track.playable and track.id not in ordered]
         return ordered + extra
 
     def breathing_pattern(self, track_id: str | None = None) -> BreathingPattern | None:
