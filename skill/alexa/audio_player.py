@@ -32,11 +32,14 @@ from ask_sdk_model.interfaces.audioplayer import (
     StopDirective,
     Stream,
 )
+from ask_sdk_model.interfaces.display import Image, ImageInstance
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.interceptors import locale_content
+from skill.alexa.screen import SPOKEN_WORDS_PER_S, add_breathing_screen
 from skill.alexa.slots import resolved_slot_id, slot
 from skill.playback.catalog import Track, iso_duration_seconds, make_token
+from skill.speech.content import plain_text
 from skill.speech.offers import Offer
 from skill.speech.render import speak, speak_with_audio
 from skill.storage import Change, Outcome, PlaybackUpdate, TrackedAttributes, keys
@@ -50,6 +53,7 @@ LETDOWN_TRACK = "letdown-visualisation"
 LETDOWN_INTRO = "letdown.routine"
 LETDOWN_SPOKEN = "letdown.routine_spoken"
 NEXT_TIP_OFFER = Offer.NEXT_TIP.message_id
+BREATHING_SCREEN_LINE = "screen.breathing"
 
 
 @dataclass(frozen=True)
@@ -184,9 +188,23 @@ def play_directive(
                 offset_in_milliseconds=offset_ms,
                 expected_previous_token=expected_previous_token,
             ),
-            metadata=AudioItemMetadata(title=track.title, subtitle=track.subtitle),
+            metadata=track_metadata(deps, track),
         ),
     )
+
+
+def track_metadata(deps: SkillDeps, track: Track) -> AudioItemMetadata:
+    """Title and subtitle, with the calm cover art and background image screens show during the track."""
+    return AudioItemMetadata(
+        title=track.title,
+        subtitle=track.subtitle,
+        art=image(deps.artwork.cover_url),
+        background_image=image(deps.artwork.background_url),
+    )
+
+
+def image(url: str | None) -> Image | None:
+    return Image(sources=[ImageInstance(url=url)]) if url else None
 
 
 def end_session_if_any(handler_input: HandlerInput) -> None:
@@ -270,16 +288,29 @@ def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: s
     ).response
 
 
-def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return start_track_response(handler_input, deps, LETDOWN_TRACK, LETDOWN_INTRO)
-
-
 def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     duration = iso_duration_seconds(getattr(slot(handler_input, "duration"), "value", None))
     track = deps.tracks.nearest_breathing(duration)
     if track is None:
         return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
-    return start_track_response(handler_input, deps, track.id, intro_id(track.id))
+    response = start_track_response(handler_input, deps, track.id, intro_id(track.id))
+    if track_is_started(response):
+        add_breathing_screen(handler_input, deps, BREATHING_SCREEN_LINE, track.title, track.id, intro_seconds(response))
+    return handler_input.response_builder.response
+
+
+def track_is_started(response: Response) -> bool:
+    """The response plays the track (AudioPlayer.Play, or an SSML <audio> tag), not a spoken alternative."""
+    played = any(getattr(d, "object_type", None) == "AudioPlayer.Play" for d in response.directives or [])
+    ssml = getattr(response.output_speech, "ssml", "") or ""
+    return played or "<audio " in ssml
+
+
+def intro_seconds(response: Response) -> float:
+    """About how long the spoken intro takes before the track starts (the circle waits for it)."""
+    ssml = getattr(response.output_speech, "ssml", "") or ""
+    before_audio = ssml.split("<audio ", 1)[0]
+    return len(plain_text(before_audio).split()) / SPOKEN_WORDS_PER_S
 
 
 def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:

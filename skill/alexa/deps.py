@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from skill.config import Config
 from skill.interaction_model import ModelCatalog
+from skill.playback.artwork import Artwork
 from skill.playback.catalog import TrackCatalog
 from skill.speech.content import ContentLibrary
+from skill.speech.screens import ScreenLibrary
 from skill.understanding.catalog import ResolverCatalog
 
 
@@ -18,6 +20,8 @@ class SkillDeps:
     models: ModelCatalog
     tracks: TrackCatalog
     resolvers: ResolverCatalog
+    artwork: Artwork
+    screens: ScreenLibrary
 
     @classmethod
     def load(cls, config: Config) -> SkillDeps:
@@ -25,5 +29,12 @@ class SkillDeps:
         models = ModelCatalog.load(config.model_dir)
         tracks = TrackCatalog.load(config, models)
         content = ContentLibrary.load()
-        resolvers = ResolverCatalog.load(config.model_dir, models, content)
-        return cls(config=config, content=content, models=models, tracks=tracks, resolvers=resolvers)
+        return cls(
+            config=config,
+            content=content,
+            models=models,
+            tracks=tracks,
+            resolvers=ResolverCatalog.load(config.model_dir, models, content),
+            artwork=Artwork.load(config),
+            screens=ScreenLibrary.load(),
+        )

@@ -8,7 +8,7 @@ from ask_sdk_core.skill import CustomSkill
 from ask_sdk_core.skill_builder import CustomSkillBuilder
 
 from skill.alexa.deps import SkillDeps
-from skill.alexa.handlers import conversation, lifecycle, playback, understanding
+from skill.alexa.handlers import coach, conversation, lifecycle, playback, understanding
 from skill.alexa.handlers.base import SkillRequestHandler
 from skill.alexa.interceptors import LocaleContentInterceptor, RepeatMemoryInterceptor, TurnLogInterceptor
 from skill.storage import AttributeStore
@@ -23,8 +23,11 @@ REQUEST_HANDLERS: Sequence[type[SkillRequestHandler]] = (
     lifecycle.OtherSkillEventHandler,
     lifecycle.SessionEndedHandler,
     lifecycle.ExceptionEncounteredHandler,
+    # The let-down coach: LetDownIntent starts it; while it is active, its answers (yes, no, next, repeat,
+    # nursing or pumping) are the coach's. Stop, Cancel, Pause and Help stay with their usual handlers.
+    coach.CoachAnswerHandler,
+    coach.CoachStartHandler,
     # Playback: its events carry no session; its transport intents win while a track of ours is current.
-    playback.LetDownHandler,
     playback.BreathingHandler,
     playback.PlayTrackHandler,
     playback.PauseHandler,

@@ -49,7 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.add_url_rule("/alexa", view_func=alexa_endpoint, methods=["POST"])
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
-    app.register_blueprint(create_audio_blueprint(config, deps.tracks))
+    app.register_blueprint(create_audio_blueprint(config, deps.tracks, deps.artwork))
     app.register_error_handler(HTTPException, http_error_as_json)
     return app
 
