@@ -30,7 +30,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.alexa import TEST_SKILL_ID, envelope, intent_request, new_session  # noqa: E402
+from tests.support.alexa import envelope, intent_request, new_session, service_environment  # noqa: E402
 from tests.support.pki import TestPKI  # noqa: E402
 from tests.support.postgres import running_postgres  # noqa: E402
 from tests.support.server import free_port, wait_until_healthy  # noqa: E402
@@ -175,13 +175,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         pki = TestPKI(Path(scratch) / "pki")
-        env = {
-            "LETDOWN_SKILL_ID": TEST_SKILL_ID,
-            "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
-            "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
-            "LETDOWN_DATABASE_URL": f"sqlite:///{Path(scratch) / 'bench.db'}",
-            "LETDOWN_PUBLIC_URL": "https://letdown.example.test",
-        }
+        env = service_environment(pki, Path(scratch))
         hosts = 2 if args.storage == "two-hosts" else 1
         if args.storage != "sqlite":
             env["LETDOWN_DATABASE_URL"] = stack.enter_context(running_postgres()).create_database()

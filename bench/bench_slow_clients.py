@@ -25,7 +25,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.alexa import TEST_SKILL_ID, envelope, intent_request, new_session  # noqa: E402
+from tests.support.alexa import envelope, intent_request, new_session, service_environment  # noqa: E402
 from tests.support.pki import TestPKI  # noqa: E402
 from tests.support.server import free_port, wait_until_healthy  # noqa: E402
 from tests.support.slow_clients import SlowClients  # noqa: E402
@@ -124,13 +124,7 @@ def main() -> int:
     print(f"{'server':>9} | {phase} | {phase} | p50 / p99")
     with tempfile.TemporaryDirectory() as scratch:
         pki = TestPKI(Path(scratch) / "pki")
-        env = {
-            "LETDOWN_SKILL_ID": TEST_SKILL_ID,
-            "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
-            "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
-            "LETDOWN_DATABASE_URL": f"sqlite:///{Path(scratch) / 'bench.db'}",
-            "LETDOWN_PUBLIC_URL": "https://letdown.example.test",
-        }
+        env = service_environment(pki, Path(scratch))
         for server in args.servers.split(","):
             (calm_process, calm_port), (loaded_process, loaded_port) = start(server, env), start(server, env)
             try:
