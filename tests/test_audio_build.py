@@ -28,9 +28,9 @@ from skill.audio_build import analysis
 from skill.audio_build.beds import bed_layers
 from skill.audio_build.build import BuildOptions, BuildReport, build
 from skill.audio_build.cache import CueCache
-from skill.audio_build.catalog import BreathPattern, CatalogError, PiperSettings, Track, load_catalog
+from skill.audio_build.catalog import BreathPattern, CatalogError, PiperSettings, TrackRecipe, load_catalog
 from skill.audio_build.encode import SAMPLE_RATE, band_limit
-from skill.audio_build.loudness import normalise
+from skill.audio_build.loudness import normalise_loudness
 from skill.audio_build.mix import render_stems, render_track
 from skill.audio_build.tts import EngineUnavailable, GttsEngine, PiperEngine, make_engine, resolve_engine_name
 from tests.support.audio import check_alexa_mp3
@@ -187,8 +187,8 @@ def test_breathing_bed_rises_in_pitch_and_level_with_the_in_breath_and_falls_wit
 def test_a_looping_track_fades_out_and_in_so_a_gap_between_plays_is_not_heard(tiny_catalog: Path) -> None:
     track = load_catalog(tiny_catalog).select(["tiny-loop"])[0]
 
-    def programme(loop_track: Track) -> np.ndarray:
-        return normalise(band_limit(render_track(loop_track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
+    def programme(loop_track: TrackRecipe) -> np.ndarray:
+        return normalise_loudness(band_limit(render_track(loop_track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
 
     seam = analysis.seam(programme(track))
     assert seam.edge_peak <= 0.01 and seam.end_level_db <= -25 and seam.start_level_db <= -25, seam

@@ -1,4 +1,4 @@
-"""What handlers need, loaded once per app and handed to each area's `request_handlers(deps)`."""
+"""What handlers need, loaded once per app and handed to every request handler."""
 
 from __future__ import annotations
 

@@ -1,25 +1,76 @@
-"""Builds the ask-sdk skill: handlers from each area, the persistence adapter, the catch-all error handler."""
+"""Builds the ask-sdk skill: interceptors, the ordered request handlers, the persistence adapter, the error handler."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from ask_sdk_core.skill import CustomSkill
 from ask_sdk_core.skill_builder import CustomSkillBuilder
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers import conversation, lifecycle, playback
+from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import LocaleContentInterceptor, RepeatMemoryInterceptor, TurnLogInterceptor
 from skill.storage import AttributeStore
+
+# Dispatch order: the first handler whose `can_handle` is true answers the request.
+REQUEST_HANDLERS: Sequence[type[SkillRequestHandler]] = (
+    # Safety wins over everything: red-flag words in any slot, then the safety intents.
+    conversation.RedFlagSlotHandler,
+    conversation.SafetyIntentHandler,
+    # Skill events, session end, device errors (never speech).
+    lifecycle.SkillDisabledHandler,
+    lifecycle.OtherSkillEventHandler,
+    lifecycle.SessionEndedHandler,
+    lifecycle.ExceptionEncounteredHandler,
+    # Playback: its events carry no session; its transport intents win while a track of ours is current.
+    playback.LetDownHandler,
+    playback.BreathingHandler,
+    playback.PlayTrackHandler,
+    playback.PauseHandler,
+    playback.ResumeHandler,
+    playback.StopWhileSoundingHandler,
+    playback.StartOverTrackHandler,
+    playback.NextTrackHandler,
+    playback.PreviousTrackHandler,
+    playback.LoopShuffleHandler,
+    playback.PlaybackStartedHandler,
+    playback.PlaybackStoppedHandler,
+    playback.PlaybackFinishedHandler,
+    playback.PlaybackNearlyFinishedHandler,
+    playback.PlaybackFailedHandler,
+    playback.PlayCommandHandler,
+    playback.PauseCommandHandler,
+    playback.NextCommandHandler,
+    playback.PreviousCommandHandler,
+    # The conversation.
+    conversation.LaunchHandler,
+    conversation.GuideHandler,
+    conversation.NamedTipHandler,
+    conversation.TipTopicHandler,
+    conversation.AnotherTipHandler,
+    conversation.TellMeMoreHandler,
+    conversation.WhisperHandler,
+    conversation.HelpHandler,
+    conversation.FallbackHandler,
+    conversation.StopHandler,
+    conversation.RepeatHandler,
+    conversation.YesHandler,
+    conversation.NoHandler,
+    conversation.NavigateHomeHandler,
+    conversation.StartOverHandler,
+    conversation.CanFulfillHandler,
+    # Catch-alls: any intent nobody answered.
+    conversation.UnmatchedIntentHandler,
+)
 
 
 def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
     builder = CustomSkillBuilder(persistence_adapter=store)
-    # Lifecycle first (SkillDisabled, SessionEnded, …), then playback (its events carry no session),
-    # then the conversation, whose intents are the rest.
-    # Safety wins over everything: red-flag words in any slot are answered before any other handler.
-    for handler in conversation.safety_first_handlers(deps):
-        builder.add_request_handler(handler)
-    for module in (lifecycle, playback, conversation):
-        for handler in module.request_handlers(deps):
-            builder.add_request_handler(handler)
-    for exception_handler in lifecycle.exception_handlers(deps):
-        builder.add_exception_handler(exception_handler)
+    builder.add_global_request_interceptor(LocaleContentInterceptor(deps))
+    builder.add_global_response_interceptor(RepeatMemoryInterceptor())
+    builder.add_global_response_interceptor(TurnLogInterceptor())
+    for handler_class in REQUEST_HANDLERS:
+        builder.add_request_handler(handler_class(deps))
+    builder.add_exception_handler(lifecycle.CatchAllExceptionHandler(deps))
     return builder.create()

@@ -26,7 +26,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import fftconvolve
 
 from skill.audio_build.build import Mastered, master
-from skill.audio_build.catalog import BreathPattern, Track
+from skill.audio_build.catalog import BreathPattern, TrackRecipe
 from skill.audio_build.encode import SAMPLE_RATE, band_limit
 from skill.audio_build.loudness import integrated_loudness
 from skill.audio_build.mix import Stems, render_stems
@@ -48,7 +48,7 @@ class Rendered:
     """A track as built, in parts at programme level (after gain, limiter and band limit): voice + ambience +
     tone add up to what was encoded; `decoded` is the MP3 as a listener gets it, aligned to the parts."""
 
-    track: Track
+    track: TrackRecipe
     stems: Stems
     mastered: Mastered
     voice: np.ndarray
@@ -63,7 +63,7 @@ class Rendered:
         return self.ambience + self.tone
 
 
-def render(track: Track, speech: Mapping[str, np.ndarray]) -> Rendered:
+def render(track: TrackRecipe, speech: Mapping[str, np.ndarray]) -> Rendered:
     stems = render_stems(track, speech, SAMPLE_RATE)
     mastered = master(track, band_limit(stems.mix))
     gains = mastered.normalisation

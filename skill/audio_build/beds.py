@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skill.audio_build.catalog import Bed, BreathPattern, Track
+from skill.audio_build.catalog import Bed, BreathPattern, TrackRecipe
 from skill.audio_build.loudness import integrated_loudness
 
 REFERENCE_RMS = 0.1
@@ -50,11 +50,11 @@ class BedLayers:
         return self.ambience + self.tone
 
 
-def synthesize_bed(track: Track, sample_rate: int, voice_lufs: float | None = None) -> np.ndarray:
+def synthesize_bed(track: TrackRecipe, sample_rate: int, voice_lufs: float | None = None) -> np.ndarray:
     return bed_layers(track, sample_rate, voice_lufs).total
 
 
-def bed_layers(track: Track, sample_rate: int, voice_lufs: float | None = None) -> BedLayers:
+def bed_layers(track: TrackRecipe, sample_rate: int, voice_lufs: float | None = None) -> BedLayers:
     """The bed's layers, the whole set `level_db` from the voice's measured loudness (`voice_lufs`, the placed
     cues' integrated loudness; a track without words uses NO_VOICE_LUFS, its level being set by normalising)."""
     bed = track.bed
@@ -181,7 +181,7 @@ def _noise_layer(n: int, sample_rate: int, bed: Bed, rng: np.random.Generator, b
     return layer / np.sqrt(np.mean(layer**2))
 
 
-def _periodic_sine(n: int, sample_rate: int, frequency_hz: float, phase_cycles: float = 0.0) -> np.ndarray:
+def _periodic_sine(n: int, sample_rate: float, frequency_hz: float, phase_cycles: float = 0.0) -> np.ndarray:
     """A sine with a whole number of cycles over n samples (frequency rounded to the nearest such)."""
     cycles = max(1, round(frequency_hz * n / sample_rate))
     return np.sin(np.arange(n) * (2 * np.pi * cycles / n) + 2 * np.pi * phase_cycles)

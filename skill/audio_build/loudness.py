@@ -7,6 +7,7 @@ leave room for the overshoot that MP3 encoding adds; the builder measures the de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pyloudnorm
@@ -66,7 +67,7 @@ def limiter_gain(
     if needed.min() >= 1.0:
         return needed
     radius = max(2, round(window_s * sample_rate / 2))
-    mode = "wrap" if circular else "nearest"
+    mode: Literal["wrap", "nearest"] = "wrap" if circular else "nearest"
     held = minimum_filter1d(needed, size=2 * radius + 1, mode=mode)
     half = radius // 2
     gain = uniform_filter1d(uniform_filter1d(held, 2 * half + 1, mode=mode), 2 * half + 1, mode=mode)
@@ -105,7 +106,7 @@ def limit_gain(
 
 @dataclass(frozen=True)
 class Normalisation:
-    """What `normalise` did: a constant gain, then a limiter's per-sample gain (≤ 1)."""
+    """What `normalise_loudness` does: a constant gain, then a limiter's per-sample gain (≤ 1)."""
 
     gain_db: float
     limiter: np.ndarray
@@ -118,7 +119,7 @@ class Normalisation:
         return -20 * np.log10(np.maximum(self.limiter, 1e-12))
 
 
-def normalise(
+def normalise_loudness(
     samples: np.ndarray,
     sample_rate: int,
     ceiling_dbfs: float = TRUE_PEAK_CEILING_DBFS,

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.signal import oaconvolve
 
 from skill.audio_build.beds import REFERENCE_RMS, BedLayers, bed_layers, db_to_gain
-from skill.audio_build.catalog import CatalogError, Track
+from skill.audio_build.catalog import CatalogError, TrackRecipe
 from skill.audio_build.loudness import integrated_loudness, limit
 
 CUE_GAP_S = 0.15  # the least silence between two cues
@@ -53,7 +53,7 @@ def level_speech(clip: np.ndarray, sample_rate: int) -> np.ndarray:
     return leveled
 
 
-def place_cues(track: Track, speech: Mapping[str, np.ndarray], sample_rate: int) -> list[Placement]:
+def place_cues(track: TrackRecipe, speech: Mapping[str, np.ndarray], sample_rate: int) -> list[Placement]:
     """Cue positions, checked: no cue runs into the next or into the fade-out."""
     placements = [
         Placement(round(cue.at_s * sample_rate), level_speech(speech[cue.text], sample_rate)) for cue in track.cues
@@ -119,7 +119,7 @@ class Stems:
         return self.voice + self.ambience + self.tone
 
 
-def render_stems(track: Track, speech: Mapping[str, np.ndarray], sample_rate: int) -> Stems:
+def render_stems(track: TrackRecipe, speech: Mapping[str, np.ndarray], sample_rate: int) -> Stems:
     """The voice at its leveled loudness, the bed set from it and ducked under each cue; the bed alone fades in
     and out (the words are never faded). A looping track fades at both ends too, so a gap between repeats
     lands in silence, at a trough of its waves."""
@@ -135,6 +135,6 @@ def render_stems(track: Track, speech: Mapping[str, np.ndarray], sample_rate: in
     return Stems(voice, layers.ambience * duck * fade, layers.tone * duck * fade, layers, duck, fade, tuple(placements))
 
 
-def render_track(track: Track, speech: Mapping[str, np.ndarray], sample_rate: int) -> np.ndarray:
+def render_track(track: TrackRecipe, speech: Mapping[str, np.ndarray], sample_rate: int) -> np.ndarray:
     """The track's programme before loudness processing: the cues over the ducked, faded bed."""
     return render_stems(track, speech, sample_rate).mix

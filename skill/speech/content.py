@@ -27,7 +27,7 @@ DATA_KEYS = frozenset({"source", "data"})
 MAX_SPEECH_CHARS = 8000
 MAX_BREAK_SECONDS = 10.0
 
-# Alexa's SSML tags (reference §2). `amazon:` tags are parsed in a declared namespace.
+# Alexa's SSML tags (sources.md#alexa-ssml). `amazon:` tags are parsed in a declared namespace.
 AMAZON_NS = "urn:letdown:amazon-ssml"
 ALLOWED_TAGS = frozenset(
     {
@@ -179,7 +179,7 @@ class ContentLibrary:
         return cls(locales)
 
     def locale(self, locale: str | None) -> LocaleContent:
-        if locale in self._locales:
+        if locale is not None and locale in self._locales:
             return self._locales[locale]
         if locale:
             language = locale.split("-")[0].lower()

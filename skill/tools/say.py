@@ -1,7 +1,7 @@
 """`letdown say "UTTERANCE"`: one utterance through the resolver and the skill's own request path.
 
 The utterance is resolved to an intent and slots from the interaction model's samples (skill.tools.resolver),
-turned into the envelope an Echo would send (the simulator's envelope builder), and run through
+turned into the envelope an Echo would send (skill.tools.envelopes, through the simulator), and run through
 `LetdownService.invoke`, the path /alexa takes after verification. Each call is a new session of one
 fixed local user, so stored preferences (whisper, visits) carry over between calls.
 """
@@ -12,14 +12,14 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from skill.config import DEFAULT_LOCALE, Config
 from skill.interaction_model import LAUNCH
+from skill.tools import simulator
 from skill.tools.resolver import Resolution
-
-if TYPE_CHECKING:  # skill.tools.simulator imports Flask; it is loaded with the app, inside `say`
-    from skill.tools.simulator import Turn
+from skill.tools.simulator import Turn
+from skill.web.app import create_app
 
 SAY_USER_KEY = "letdown-say-local"
 # What `--json` prints of the skill's answer (the simulator's Turn has more, for the page).
@@ -45,6 +45,42 @@ class SayResult:
         }
 
 
+class Sayer:
+    """One app, its service and its resolver, for saying many utterances in one process (bench/bench_nlu.py).
+
+    `say` is one Sayer used once; each call of `Sayer.say` is exactly what `letdown say` does."""
+
+    def __init__(self, config: Config, *, locale: str = DEFAULT_LOCALE) -> None:
+        self.config = config
+        self.locale = locale
+        self.app = create_app(config)
+        self.service = self.app.extensions["letdown"]
+        self.resolver = simulator.load_resolver(self.service.deps, locale)
+
+    def say(self, utterance: str, *, audio_player: bool = True, user_key: str = SAY_USER_KEY) -> SayResult:
+        resolution = self.resolver.resolve(utterance)
+        identity = simulator.DeviceIdentity(
+            application_id=simulator.application_id_for(self.config),
+            user_key=user_key,
+            audio_player=audio_player,
+            locale=self.locale,
+        )
+        if resolution.intent == LAUNCH:
+            request_part: dict[str, Any] = {"type": LAUNCH}
+        else:
+            request_part = simulator.intent_request(resolution.intent, resolution.slots)
+        envelope = simulator.build_envelope(
+            identity, request_part, session=simulator.SessionState.start(), player=simulator.PlayerState()
+        )
+        with self.app.app_context():
+            answer = self.service.invoke(envelope)
+        turn = simulator.read_response(request_part["type"], answer, simulator.MediaLocator.for_config(self.config))
+        return SayResult(utterance=utterance, resolution=resolution, turn=turn)
+
+    def close(self) -> None:
+        self.service.store.close()
+
+
 def say(
     utterance: str,
     config: Config,
@@ -53,32 +89,11 @@ def say(
     audio_player: bool = True,
     user_key: str = SAY_USER_KEY,
 ) -> SayResult:
-    from skill.app import create_app
-    from skill.tools import simulator  # the shared envelope builder; imported late with the app
-
-    app = create_app(config)
-    service = app.extensions["letdown"]
-    resolution = simulator.load_resolver(service.deps, locale).resolve(utterance)
-    identity = simulator.DeviceIdentity(
-        application_id=simulator.application_id_for(config),
-        user_key=user_key,
-        audio_player=audio_player,
-        locale=locale,
-    )
-    if resolution.intent == LAUNCH:
-        request_part: dict[str, Any] = {"type": LAUNCH}
-    else:
-        request_part = simulator.intent_request(resolution.intent, resolution.slots)
-    envelope = simulator.build_envelope(
-        identity, request_part, session=simulator.SessionState.start(), player=simulator.PlayerState()
-    )
+    sayer = Sayer(config, locale=locale)
     try:
-        with app.app_context():
-            answer = service.invoke(envelope)
+        return sayer.say(utterance, audio_player=audio_player, user_key=user_key)
     finally:
-        service.store.close()
-    turn = simulator.read_response(request_part["type"], answer, simulator.MediaLocator.for_config(config))
-    return SayResult(utterance=utterance, resolution=resolution, turn=turn)
+        sayer.close()
 
 
 def format_text(result: SayResult) -> str:

@@ -1,6 +1,6 @@
 """Thin handlers for the conversation: launch, the guide, tips, D-MER, reassurance, safety, built-ins.
 
-Each handler names the intents it answers in `intent_names` (used by `letdown model check`); the
+Each handler declares the intents it answers in `intent_names` (skill.alexa.handlers.base); the
 logic lives in skill.conversation (guidance, dmer, safety), the words in skill/speech/locale.
 Playback handlers are registered before these, so Stop/Cancel/StartOver/Next/Previous while a track of
 ours is current go there; the rest come here.
@@ -9,68 +9,50 @@ ours is current go there; the rest come here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale, is_request_type
 from ask_sdk_model import Response
-from ask_sdk_model.canfulfill import (
-    CanFulfillIntent,
-    CanFulfillIntentValues,
-    CanFulfillSlot,
-    CanFulfillSlotValues,
-    CanUnderstandSlotValues,
-)
-from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
+from ask_sdk_model.interfaces.audioplayer import StopDirective
 
+from skill.alexa import audio_player
+from skill.alexa.can_fulfill import can_fulfill_response
 from skill.alexa.deps import SkillDeps
+from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import locale_content
+from skill.alexa.requests import intent_name, locale
 from skill.alexa.slots import resolved_slot_id, slot_values
 from skill.alexa.slots import slot as named_slot
 from skill.conversation import dmer, guidance, safety
-from skill.interaction_model import DURATION_TYPE, InteractionModel
+from skill.interaction_model import InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
-    WHISPER_KEY,
     Reply,
-    content_for,
     repeat_last,
     session_attributes,
     speak,
     speak_reply,
 )
+from skill.storage import keys
+from skill.storage.keys import Activity
 
 log = logging.getLogger(__name__)
 
-VISITS_KEY = "visits"
 # Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
-ISO_DURATION_PREFIX = "P"
 
 
-class ConversationHandler(AbstractRequestHandler):
-    """Base: answers IntentRequests whose name is in `intent_names`."""
-
-    intent_names: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, deps: SkillDeps) -> None:
-        self.deps = deps
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("IntentRequest")(handler_input) and get_intent_name(handler_input) in (self.intent_names)
+class ConversationHandler(SkillRequestHandler):
+    """Base of the conversation's handlers: the locale's content and model, and `reply` to render a Reply."""
 
     def content(self, handler_input: HandlerInput) -> LocaleContent:
-        return content_for(handler_input, self.deps)
+        return locale_content(handler_input)
 
     def model(self, handler_input: HandlerInput) -> InteractionModel | None:
-        return self.deps.models.for_locale(get_locale(handler_input))
+        return self.deps.models.for_locale(locale(handler_input))
 
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
-        return speak_reply(handler_input, self.deps, reply).response
-
-    def __repr__(self) -> str:
-        return type(self).__name__
+        return speak_reply(handler_input, self.content(handler_input), reply).response
 
 
 class RedFlagSlotHandler(ConversationHandler):
@@ -78,9 +60,9 @@ class RedFlagSlotHandler(ConversationHandler):
 
     Registered before every other intent handler (including playback's)."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        if not is_request_type("IntentRequest")(handler_input):
-            return False
+    request_types = ("IntentRequest",)
+
+    def when(self, handler_input: HandlerInput) -> bool:
         return safety.red_flag_route(slot_values(handler_input), self.content(handler_input)) is not None
 
     def handle(self, handler_input: HandlerInput) -> Response:
@@ -92,24 +74,28 @@ class SafetyIntentHandler(ConversationHandler):
     intent_names = tuple(safety.SAFETY_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.SAFETY_INTENTS[get_intent_name(handler_input)]
+        route = safety.SAFETY_INTENTS[intent_name(handler_input)]
         return self.reply(handler_input, safety.safety_reply(route))
 
 
 class LaunchHandler(ConversationHandler):
     """First visit: what the skill is, that it is not medical advice, and an offer; later: shorter."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("LaunchRequest")(handler_input)
+    request_types = ("LaunchRequest",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        stored = handler_input.attributes_manager.persistent_attributes
-        visits = stored.get(VISITS_KEY)
-        visits = visits if isinstance(visits, int) and not isinstance(visits, bool) and visits > 0 else 0
-        stored[VISITS_KEY] = visits + 1
-        handler_input.attributes_manager.save_persistent_attributes()
-        message = "launch.first" if visits == 0 else "launch.returning"
+        message = "launch.first" if count_visit(handler_input) == 0 else "launch.returning"
         return self.reply(handler_input, Reply(message, reprompt="launch.reprompt"))
+
+
+def count_visit(handler_input: HandlerInput) -> int:
+    """Store one more visit; returns the visits before this one (0 for the first, or for junk stored)."""
+    stored = handler_input.attributes_manager.persistent_attributes
+    visits = stored.get(keys.VISITS)
+    visits = visits if isinstance(visits, int) and not isinstance(visits, bool) and visits > 0 else 0
+    stored[keys.VISITS] = visits + 1
+    handler_input.attributes_manager.save_persistent_attributes()
+    return visits
 
 
 class GuideHandler(ConversationHandler):
@@ -123,7 +109,7 @@ class GuideHandler(ConversationHandler):
     intent_names = tuple(MESSAGES)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        message_id = self.MESSAGES[get_intent_name(handler_input)]
+        message_id = self.MESSAGES[intent_name(handler_input)]
         attributes = session_attributes(handler_input)
         return self.reply(handler_input, guidance.answer(message_id, attributes, self.content(handler_input)))
 
@@ -132,7 +118,7 @@ class NamedTipHandler(ConversationHandler):
     intent_names = tuple(guidance.TIP_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        tip_id = guidance.TIP_INTENTS[get_intent_name(handler_input)]
+        tip_id = guidance.TIP_INTENTS[intent_name(handler_input)]
         attributes = session_attributes(handler_input)
         return self.reply(handler_input, guidance.tip_reply(tip_id, attributes, self.content(handler_input)))
 
@@ -186,8 +172,8 @@ class WhisperHandler(ConversationHandler):
     intent_names = ("WhisperOnIntent", "WhisperOffIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        whisper = get_intent_name(handler_input) == "WhisperOnIntent"
-        handler_input.attributes_manager.persistent_attributes[WHISPER_KEY] = whisper
+        whisper = intent_name(handler_input) == "WhisperOnIntent"
+        handler_input.attributes_manager.persistent_attributes[keys.WHISPER] = whisper
         handler_input.attributes_manager.save_persistent_attributes()
         return self.reply(handler_input, Reply("whisper.on" if whisper else "whisper.off"))
 
@@ -200,7 +186,8 @@ class HelpHandler(ConversationHandler):
 
 
 class FallbackHandler(ConversationHandler):
-    intent_names = ("AMAZON.FallbackIntent",)
+    # FreeTextIntent's own handler (resolving its query) is being written in parallel; until then it falls back.
+    intent_names = ("AMAZON.FallbackIntent", "FreeTextIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
         return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
@@ -212,9 +199,8 @@ class StopHandler(ConversationHandler):
     intent_names = ("AMAZON.StopIntent", "AMAZON.CancelIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        builder = speak(handler_input, self.deps, "goodbye", end_session=True)
-        player = getattr(handler_input.request_envelope.context, "audio_player", None)
-        if getattr(player, "player_activity", None) == PlayerActivity.PLAYING:
+        builder = speak(handler_input, self.content(handler_input), "goodbye", end_session=True)
+        if audio_player.player_activity(handler_input) == Activity.PLAYING:
             builder.add_directive(StopDirective())
         return builder.response
 
@@ -268,41 +254,10 @@ class StartOverHandler(ConversationHandler):
 class CanFulfillHandler(ConversationHandler):
     """Name-free routing: can the skill answer this intent and its slots? No speech, storage or session."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("CanFulfillIntentRequest")(handler_input)
+    request_types = ("CanFulfillIntentRequest",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        intent = handler_input.request_envelope.request.intent
-        model = self.model(handler_input)
-        name = getattr(intent, "name", None)
-        builder = handler_input.response_builder
-        if model is None or not name or name.startswith("AMAZON.") or name not in model.intents:
-            builder.set_can_fulfill_intent(CanFulfillIntent(can_fulfill=CanFulfillIntentValues.NO))
-            return builder.response
-        slot_types = model.intents[name].slots
-        answers = {}
-        for slot_name, slot in (getattr(intent, "slots", None) or {}).items():
-            if slot is None or not slot.value:
-                continue
-            answers[slot_name] = self.slot_answer(model, slot_types.get(slot_name), slot)
-        every_slot_ok = all(answer.can_fulfill == CanFulfillSlotValues.YES for answer in answers.values())
-        verdict = CanFulfillIntentValues.YES if every_slot_ok else CanFulfillIntentValues.NO
-        builder.set_can_fulfill_intent(CanFulfillIntent(can_fulfill=verdict, slots=answers or None))
-        return builder.response
-
-    @staticmethod
-    def slot_answer(model: InteractionModel, slot_type: str | None, slot: Any) -> CanFulfillSlot:
-        if slot_type is None:
-            understood = False
-        elif slot_type == DURATION_TYPE:
-            understood = slot.value.startswith(ISO_DURATION_PREFIX)
-        else:
-            value_id = resolved_slot_id(slot) or model.value_id(slot_type, slot.value)
-            understood = value_id is not None
-        return CanFulfillSlot(
-            can_understand=CanUnderstandSlotValues.YES if understood else CanUnderstandSlotValues.NO,
-            can_fulfill=CanFulfillSlotValues.YES if understood else CanFulfillSlotValues.NO,
-        )
+        return can_fulfill_response(handler_input, self.model(handler_input))
 
 
 class UnmatchedIntentHandler(ConversationHandler):
@@ -310,52 +265,14 @@ class UnmatchedIntentHandler(ConversationHandler):
 
     Excluded from `letdown model check`'s "every intent has a handler" test."""
 
-    catch_all: ClassVar[bool] = True
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("IntentRequest")(handler_input)
+    request_types = ("IntentRequest",)
+    catch_all = True
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        log.warning("no handler for intent %s", get_intent_name(handler_input))
+        log.warning("no handler for intent %s", intent_name(handler_input))
         return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
 
 
 def breathing_handoff(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    """Yes to "a breathing exercise?": whatever BreathingIntent does, else the spoken routine."""
-    from skill.alexa import audio_player as playback  # the audio side; imported late so this module loads without it
-
-    start_breathing = getattr(playback, "breathing_response", None)
-    if start_breathing is not None:
-        return start_breathing(handler_input, deps)
-    return speak_reply(handler_input, deps, Reply("letdown.routine_spoken", then="offer.next_tip")).response
-
-
-HANDLER_CLASSES: Sequence[type[ConversationHandler]] = (
-    SafetyIntentHandler,
-    LaunchHandler,
-    GuideHandler,
-    NamedTipHandler,
-    TipTopicHandler,
-    AnotherTipHandler,
-    TellMeMoreHandler,
-    WhisperHandler,
-    HelpHandler,
-    FallbackHandler,
-    StopHandler,
-    RepeatHandler,
-    YesHandler,
-    NoHandler,
-    NavigateHomeHandler,
-    StartOverHandler,
-    CanFulfillHandler,
-    UnmatchedIntentHandler,
-)
-
-
-def safety_first_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    """Handlers that must run before every other area's (registered first by skill_builder)."""
-    return [RedFlagSlotHandler(deps)]
-
-
-def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    return [handler_class(deps) for handler_class in HANDLER_CLASSES]
+    """Yes to "a breathing exercise?": what BreathingIntent does."""
+    return audio_player.breathing_response(handler_input, deps)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from ask_sdk_core.dispatch_components import AbstractExceptionHandler, AbstractRequestHandler
+from ask_sdk_core.dispatch_components import AbstractExceptionHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_locale, is_request_type
-from ask_sdk_model import Response
+from ask_sdk_model import Response, SessionEndedRequest
+from ask_sdk_model.interfaces.system import ExceptionEncounteredRequest
 
 from skill.alexa.deps import SkillDeps
-from skill.speech.render import LAST_MESSAGE
+from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.requests import locale, request_type, typed_request
+from skill.speech.render import speak_error
 
 log = logging.getLogger(__name__)
 
@@ -18,46 +20,49 @@ log = logging.getLogger(__name__)
 SPOKEN_REQUEST_TYPES = ("LaunchRequest", "IntentRequest")
 
 
-class SkillDisabledHandler(AbstractRequestHandler):
+class SkillDisabledHandler(SkillRequestHandler):
     """The user disabled the skill: forget everything stored for them."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("AlexaSkillEvent.SkillDisabled")(handler_input)
+    request_types = ("AlexaSkillEvent.SkillDisabled",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
         handler_input.attributes_manager.delete_persistent_attributes()
         return handler_input.response_builder.response
 
 
-class OtherSkillEventHandler(AbstractRequestHandler):
-    """SkillEnabled, permission and account-link events need no action; they are acknowledged."""
+class OtherSkillEventHandler(SkillRequestHandler):
+    """SkillEnabled, permission, account-link and subscription events need no action; they are acknowledged."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return handler_input.request_envelope.request.object_type.startswith("AlexaSkillEvent.")
+    request_types = (
+        "AlexaSkillEvent.SkillEnabled",
+        "AlexaSkillEvent.SkillAccountLinked",
+        "AlexaSkillEvent.SkillPermissionAccepted",
+        "AlexaSkillEvent.SkillPermissionChanged",
+        "AlexaSkillEvent.ProactiveSubscriptionChanged",
+        "AlexaSkillEvent.NotificationSubscriptionChanged",
+    )
 
     def handle(self, handler_input: HandlerInput) -> Response:
         return handler_input.response_builder.response
 
 
-class SessionEndedHandler(AbstractRequestHandler):
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("SessionEndedRequest")(handler_input)
+class SessionEndedHandler(SkillRequestHandler):
+    request_types = ("SessionEndedRequest",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        request = handler_input.request_envelope.request
+        request = typed_request(handler_input, SessionEndedRequest)
         if request.error is not None:
             log.warning("session ended with error: %s %s", request.error.object_type, request.error.message)
         return handler_input.response_builder.response
 
 
-class ExceptionEncounteredHandler(AbstractRequestHandler):
+class ExceptionEncounteredHandler(SkillRequestHandler):
     """The device reports that our previous response failed; log it, never answer with speech."""
 
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return is_request_type("System.ExceptionEncountered")(handler_input)
+    request_types = ("System.ExceptionEncountered",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        request = handler_input.request_envelope.request
+        request = typed_request(handler_input, ExceptionEncounteredRequest)
         error = request.error
         cause = request.cause
         log.error(
@@ -79,19 +84,10 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         return True
 
     def handle(self, handler_input: HandlerInput, exception: Exception) -> Response:
-        request_type = handler_input.request_envelope.request.object_type
-        log.error("handler failed for %s", request_type, exc_info=exception)
+        kind = request_type(handler_input)
+        log.error("handler failed for %s", kind, exc_info=exception)
         builder = handler_input.response_builder
-        if request_type not in SPOKEN_REQUEST_TYPES:
+        if kind not in SPOKEN_REQUEST_TYPES:
             return builder.response
-        content = self.deps.content.locale(get_locale(handler_input))
-        handler_input.attributes_manager.session_attributes[LAST_MESSAGE] = "error.generic"
-        return builder.speak(content.pick("error.generic")).ask(content.pick("error.reprompt")).response
-
-
-def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    return [SkillDisabledHandler(), OtherSkillEventHandler(), SessionEndedHandler(), ExceptionEncounteredHandler()]
-
-
-def exception_handlers(deps: SkillDeps) -> list[AbstractExceptionHandler]:
-    return [CatchAllExceptionHandler(deps)]
+        # Looked up here, not through the interceptor: the failure may have come before it ran.
+        return speak_error(handler_input, self.deps.content.locale(locale(handler_input))).response

@@ -2,127 +2,173 @@
 
 Registered before the conversation handlers. Pause, Resume, Loop and Shuffle are always ours; StartOver,
 Next and Previous only while the device reports a track of ours as current; Stop and Cancel only while
-audio is sounding (otherwise the conversation's handlers answer them).
+audio is sounding (otherwise the conversation's handlers answer them). The logic is in
+skill.alexa.audio_player.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
-
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_request_type
 from ask_sdk_model import Response
 
 from skill.alexa import audio_player as playback
-from skill.alexa.deps import SkillDeps
+from skill.alexa.handlers.base import SkillRequestHandler
 
-LOOP_AND_SHUFFLE = (
-    "AMAZON.LoopOnIntent",
-    "AMAZON.LoopOffIntent",
-    "AMAZON.ShuffleOnIntent",
-    "AMAZON.ShuffleOffIntent",
-)
-
-Condition = Callable[[HandlerInput, SkillDeps], bool]
-Action = Callable[[HandlerInput, SkillDeps], Response]
+# ----- intents that start a track -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Matcher:
-    """Which requests a handler takes: intents by name or requests by type, optionally only if `when`."""
-
-    intent_names: tuple[str, ...] = ()
-    request_types: tuple[str, ...] = ()
-    when: Condition | None = None
-
-    def __call__(self, handler_input: HandlerInput, deps: SkillDeps) -> bool:
-        request_type = get_request_type(handler_input)
-        if request_type == "IntentRequest":
-            matched = get_intent_name(handler_input) in self.intent_names
-        else:
-            matched = request_type in self.request_types
-        return matched and (self.when is None or self.when(handler_input, deps))
-
-
-def intents(*names: str, when: Condition | None = None) -> Matcher:
-    return Matcher(intent_names=names, when=when)
-
-
-def requests(*types: str) -> Matcher:
-    return Matcher(request_types=types)
-
-
-class PlaybackHandler(AbstractRequestHandler):
-    """One request handler from a matcher and an action taking (handler_input, deps)."""
-
-    def __init__(self, deps: SkillDeps, name: str, matcher: Matcher, action: Action) -> None:
-        self.deps = deps
-        self.name = name
-        self.matcher = matcher
-        self.action = action
-        self.intent_names = matcher.intent_names  # read by `letdown model check`
-
-    def can_handle(self, handler_input: HandlerInput) -> bool:
-        return self.matcher(handler_input, self.deps)
+class LetDownHandler(SkillRequestHandler):
+    intent_names = ("LetDownIntent",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return self.action(handler_input, self.deps)
-
-    def __repr__(self) -> str:
-        return f"PlaybackHandler({self.name})"
+        return playback.letdown_response(handler_input, self.deps)
 
 
-def sounding(handler_input: HandlerInput, deps: SkillDeps) -> bool:
-    return playback.audio_is_sounding(handler_input)
+class BreathingHandler(SkillRequestHandler):
+    intent_names = ("BreathingIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.breathing_response(handler_input, self.deps)
 
 
-def request_handlers(deps: SkillDeps) -> list[AbstractRequestHandler]:
-    table: list[tuple[str, Matcher, Action]] = [
-        ("LetDown", intents("LetDownIntent"), playback.letdown_response),
-        ("Breathing", intents("BreathingIntent"), playback.breathing_response),
-        ("PlayTrack", intents("PlayTrackIntent"), playback.play_track_response),
-        ("Pause", intents("AMAZON.PauseIntent"), playback.pause_response),
-        ("Resume", intents("AMAZON.ResumeIntent"), playback.resume_response),
-        (
-            "StopWhileSounding",
-            intents("AMAZON.StopIntent", "AMAZON.CancelIntent", when=sounding),
-            playback.stop_playing_response,
-        ),
-        ("StartOver", intents("AMAZON.StartOverIntent", when=playback.track_is_current), playback.start_over_response),
-        (
-            "Next",
-            intents("AMAZON.NextIntent", when=playback.track_is_current),
-            partial(playback.skip_response, step=+1),
-        ),
-        (
-            "Previous",
-            intents("AMAZON.PreviousIntent", when=playback.track_is_current),
-            partial(playback.skip_response, step=-1),
-        ),
-        ("LoopShuffle", intents(*LOOP_AND_SHUFFLE), playback.not_available_response),
-        ("PlaybackStarted", requests("AudioPlayer.PlaybackStarted"), playback.on_playback_started),
-        ("PlaybackStopped", requests("AudioPlayer.PlaybackStopped"), playback.on_playback_stopped),
-        ("PlaybackFinished", requests("AudioPlayer.PlaybackFinished"), playback.on_playback_finished),
-        (
-            "PlaybackNearlyFinished",
-            requests("AudioPlayer.PlaybackNearlyFinished"),
-            playback.on_playback_nearly_finished,
-        ),
-        ("PlaybackFailed", requests("AudioPlayer.PlaybackFailed"), playback.on_playback_failed),
-        ("PlayCommand", requests("PlaybackController.PlayCommandIssued"), playback.on_play_command),
-        ("PauseCommand", requests("PlaybackController.PauseCommandIssued"), playback.on_pause_command),
-        (
-            "NextCommand",
-            requests("PlaybackController.NextCommandIssued"),
-            partial(playback.on_skip_command, step=+1),
-        ),
-        (
-            "PreviousCommand",
-            requests("PlaybackController.PreviousCommandIssued"),
-            partial(playback.on_skip_command, step=-1),
-        ),
-    ]
-    return [PlaybackHandler(deps, name, matcher, action) for name, matcher, action in table]
+class PlayTrackHandler(SkillRequestHandler):
+    intent_names = ("PlayTrackIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.play_track_response(handler_input, self.deps)
+
+
+# ----- transport intents ----------------------------------------------------------------------------------
+
+
+class PauseHandler(SkillRequestHandler):
+    intent_names = ("AMAZON.PauseIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.pause_response(handler_input, self.deps)
+
+
+class ResumeHandler(SkillRequestHandler):
+    intent_names = ("AMAZON.ResumeIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.resume_response(handler_input, self.deps)
+
+
+class StopWhileSoundingHandler(SkillRequestHandler):
+    intent_names = ("AMAZON.StopIntent", "AMAZON.CancelIntent")
+
+    def when(self, handler_input: HandlerInput) -> bool:
+        return playback.audio_is_sounding(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.stop_playing_response(handler_input, self.deps)
+
+
+class TrackIsCurrentHandler(SkillRequestHandler):
+    """Base: an intent that is ours only while the device reports a track of ours as current."""
+
+    def when(self, handler_input: HandlerInput) -> bool:
+        return playback.track_is_current(handler_input, self.deps)
+
+
+class StartOverTrackHandler(TrackIsCurrentHandler):
+    intent_names = ("AMAZON.StartOverIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.start_over_response(handler_input, self.deps)
+
+
+class NextTrackHandler(TrackIsCurrentHandler):
+    intent_names = ("AMAZON.NextIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.skip_response(handler_input, self.deps, step=+1)
+
+
+class PreviousTrackHandler(TrackIsCurrentHandler):
+    intent_names = ("AMAZON.PreviousIntent",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.skip_response(handler_input, self.deps, step=-1)
+
+
+class LoopShuffleHandler(SkillRequestHandler):
+    intent_names = (
+        "AMAZON.LoopOnIntent",
+        "AMAZON.LoopOffIntent",
+        "AMAZON.ShuffleOnIntent",
+        "AMAZON.ShuffleOffIntent",
+    )
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.not_available_response(handler_input, self.deps)
+
+
+# ----- AudioPlayer events (no session, no speech) ---------------------------------------------------------
+
+
+class PlaybackStartedHandler(SkillRequestHandler):
+    request_types = ("AudioPlayer.PlaybackStarted",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_playback_started(handler_input, self.deps)
+
+
+class PlaybackStoppedHandler(SkillRequestHandler):
+    request_types = ("AudioPlayer.PlaybackStopped",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_playback_stopped(handler_input, self.deps)
+
+
+class PlaybackFinishedHandler(SkillRequestHandler):
+    request_types = ("AudioPlayer.PlaybackFinished",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_playback_finished(handler_input, self.deps)
+
+
+class PlaybackNearlyFinishedHandler(SkillRequestHandler):
+    request_types = ("AudioPlayer.PlaybackNearlyFinished",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_playback_nearly_finished(handler_input, self.deps)
+
+
+class PlaybackFailedHandler(SkillRequestHandler):
+    request_types = ("AudioPlayer.PlaybackFailed",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_playback_failed(handler_input, self.deps)
+
+
+# ----- PlaybackController commands: the device's buttons (no session, no speech) ---------------------------
+
+
+class PlayCommandHandler(SkillRequestHandler):
+    request_types = ("PlaybackController.PlayCommandIssued",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_play_command(handler_input, self.deps)
+
+
+class PauseCommandHandler(SkillRequestHandler):
+    request_types = ("PlaybackController.PauseCommandIssued",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_pause_command(handler_input, self.deps)
+
+
+class NextCommandHandler(SkillRequestHandler):
+    request_types = ("PlaybackController.NextCommandIssued",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_skip_command(handler_input, self.deps, step=+1)
+
+
+class PreviousCommandHandler(SkillRequestHandler):
+    request_types = ("PlaybackController.PreviousCommandIssued",)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return playback.on_skip_command(handler_input, self.deps, step=-1)

@@ -1,0 +1,192 @@
+"""The labelled utterance sets of bench/bench_nlu.py, and its two resolver drivers end to end.
+
+The sets are validated, not scored: accuracy targets are the lead's to set. The held-out evaluation set must
+stay held out: no utterance of either set may be word for word a sample of the generated model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench import bench_nlu
+from bench.bench_nlu import ACCEPTABLE_ANSWERS, CONTRACT_INTENTS, SAFETY_INTENTS, SAFETY_ROUTES, Case
+from skill.interaction_model import LAUNCH, InteractionModel
+from skill.text import spoken_form
+
+MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
+EVAL = bench_nlu.load_set(bench_nlu.SETS["eval"])
+DEV = bench_nlu.load_set(bench_nlu.SETS["dev"])
+SETS = {"eval": EVAL, "dev": DEV}
+KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
+# The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
+# the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
+CONTENT_INTENTS = sorted(
+    name
+    for name in ACCEPTABLE_ANSWERS
+    if name in MODEL.intents and not name.startswith("AMAZON.") and name not in SAFETY_INTENTS
+)
+
+
+def fixed_phrases(model: InteractionModel) -> tuple[set[str], list[re.Pattern[str]]]:
+    """The model's samples as the words they match: slot-free samples as text; samples whose slots are all of
+    custom types as patterns over those types' values and synonyms. Samples with a built-in slot type (a
+    duration, a SearchQuery) match open-ended text and are not a fixed phrase to compare with."""
+    literal: set[str] = set()
+    patterns: list[re.Pattern[str]] = []
+    for intent in model.intents.values():
+        for sample in intent.samples:
+            parts = re.split(r"(\{\w+\})", sample)
+            slots = [part[1:-1] for part in parts if part.startswith("{")]
+            if not slots:
+                literal.add(spoken_form(sample))
+                continue
+            types = [intent.slots.get(slot, "") for slot in slots]
+            if any(slot_type not in model.types for slot_type in types):
+                continue
+            pieces = []
+            for part in parts:
+                if part.startswith("{"):
+                    values = model.types[intent.slots[part[1:-1]]]
+                    words = sorted({spoken_form(p) for value in values for p in value.phrases()}, key=len, reverse=True)
+                    pieces.append("(?:" + "|".join(re.escape(w) for w in words if w) + ")")
+                elif spoken_form(part):
+                    pieces.append(re.escape(spoken_form(part)))
+            patterns.append(re.compile(" ".join(pieces)))
+    return literal, patterns
+
+
+@pytest.mark.parametrize("name", ["eval", "dev"])
+def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
+    path = bench_nlu.SETS[name]
+    header = path.read_text(encoding="utf-8")
+    if name == "eval":
+        assert len(EVAL) >= 240
+        assert "HELD-OUT" in header and "held_out: true" in header
+    else:
+        assert len(DEV) >= 80
+        assert "MAY read" in header and "held_out: false" in header
+
+
+@pytest.mark.parametrize("name", ["eval", "dev"])
+def test_labels_are_known_intents_with_defined_answers(name: str) -> None:
+    for case in SETS[name]:
+        assert case.intent in KNOWN_INTENTS, case
+        assert case.intent in ACCEPTABLE_ANSWERS, case
+
+
+@pytest.mark.parametrize("name", ["eval", "dev"])
+def test_routes_follow_the_contract(name: str) -> None:
+    for case in SETS[name]:
+        if case.intent in SAFETY_INTENTS:
+            assert case.route == SAFETY_INTENTS[case.intent], case
+            assert not case.near_miss, case
+        else:
+            assert case.route is None, case
+
+
+@pytest.mark.parametrize("name", ["eval", "dev"])
+def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
+    for case in SETS[name]:
+        for answer in case.answers:
+            assert any(fnmatch.fnmatchcase(answer, pattern) for pattern in ACCEPTABLE_ANSWERS[case.intent]), case
+
+
+def test_no_utterance_appears_twice_in_or_across_the_sets() -> None:
+    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV))
+    assert [text for text, count in counts.items() if count > 1] == []
+
+
+@pytest.mark.parametrize("name", ["eval", "dev"])
+def test_no_utterance_is_a_sample_of_the_generated_model(name: str) -> None:
+    literal, patterns = fixed_phrases(MODEL)
+    copies = []
+    for case in SETS[name]:
+        spoken = spoken_form(case.text)
+        if spoken in literal or any(pattern.fullmatch(spoken) for pattern in patterns):
+            copies.append(case.text)
+    assert copies == [], f"word for word a sample of {bench_nlu.MODEL_PATH.name}: replace with fresh wording"
+
+
+def test_the_sample_comparison_sees_samples_and_slot_values() -> None:
+    literal, patterns = fixed_phrases(MODEL)
+    some_sample = next(s for i in MODEL.intents.values() for s in i.samples if "{" not in s)
+    assert spoken_form(some_sample.upper() + "!") in literal
+    topic = next(i for i in MODEL.intents.values() if "TipTopic" in i.slots.values())
+    template = next(s for s in topic.samples if "{" in s)
+    value = MODEL.types["TipTopic"][0].phrases()[-1]
+    filled = re.sub(r"\{\w+\}", value, template)
+    assert any(pattern.fullmatch(spoken_form(filled)) for pattern in patterns)
+
+
+def test_the_evaluation_set_covers_the_skill() -> None:
+    per_intent = Counter(case.intent for case in EVAL if not case.near_miss)
+    assert {intent: per_intent[intent] for intent in CONTENT_INTENTS if per_intent[intent] < 4} == {}
+    for built_in in ("AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.PauseIntent", "AMAZON.ResumeIntent"):
+        assert per_intent[built_in] >= 3, built_in
+    assert per_intent["AMAZON.RepeatIntent"] >= 3
+    routes = Counter(case.route for case in EVAL if case.is_safety)
+    assert sum(routes.values()) >= 40
+    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 5
+    assert sum(case.near_miss for case in EVAL) >= 25
+    assert any("stand for" in case.text for case in EVAL if case.intent == "DmerIntent")
+
+
+# ----- the drivers, end to end --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bench_env() -> Iterator[dict[str, str]]:
+    with tempfile.TemporaryDirectory(prefix="bench-nlu-test-") as scratch:
+        yield bench_nlu.bench_environment(Path(scratch))
+
+
+def first_sample(intent: str) -> str:
+    return next(sample for sample in MODEL.intents[intent].samples if "{" not in sample)
+
+
+HARNESS_CASES = (
+    Case(text=first_sample("LetDownIntent"), intent="LetDownIntent"),  # an AudioPlayer.Play answer
+    Case(text="zebra crossing quantum spreadsheet", intent="DmerIntent"),  # no sample matches: the fallback
+    Case(text="open let down helper", intent=LAUNCH),  # a launch phrase, not an intent
+)
+
+
+def test_virtual_alexa_drives_the_running_service(bench_env: dict[str, str]) -> None:
+    """Real node, real virtual-alexa from tools/nlu, real `letdown serve` over loopback HTTP."""
+    outcomes = bench_nlu.run_virtual_alexa(HARNESS_CASES, bench_env)
+    letdown, nonsense, launch = outcomes
+    assert letdown.error is None and letdown.resolved == "LetDownIntent"
+    assert "directive:AudioPlayer.Play" in letdown.keys and letdown.correct, letdown
+    assert nonsense.resolved == "AMAZON.FallbackIntent" and nonsense.fallback and not nonsense.correct
+    assert launch.resolved == LAUNCH and "message:launch.first" in launch.keys and launch.correct
+
+
+def test_the_say_path_scores_from_the_answer(bench_env: dict[str, str]) -> None:
+    Path(bench_env["LETDOWN_DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    dmer = Case(text=first_sample("DmerIntent"), intent="DmerIntent")
+    wrong_label = Case(text=first_sample("DmerIntent"), intent="WarmthTipIntent")
+    outcomes = bench_nlu.run_say([dmer, wrong_label, HARNESS_CASES[1]], bench_env)
+    assert [outcome.correct for outcome in outcomes] == [True, False, False]
+    assert "message:dmer.about" in outcomes[0].keys
+    assert outcomes[2].fallback
+    scores = bench_nlu.score(outcomes)
+    assert scores.overall.hits == 1 and scores.fallback.hits == 1 and scores.false_alarms.hits == 0
+
+
+def test_a_safety_answer_to_an_ordinary_question_is_a_false_alarm() -> None:
+    case = Case(text="it tingles", intent="LetDownFeelIntent", near_miss=True)
+    alarm = bench_nlu.Outcome(case, "PhysicalRedFlagIntent", frozenset({"message:safety.physical"}))
+    right = bench_nlu.Outcome(case, "LetDownFeelIntent", frozenset({"message:about.feel"}))
+    scores = bench_nlu.score([alarm, right])
+    assert (scores.false_alarms.hits, scores.near_miss_false_alarms.hits, scores.overall.hits) == (1, 1, 1)
+    crisis = Case(text="x", intent="CrisisIntent", route="crisis")
+    wrong_route = bench_nlu.Outcome(crisis, "LowMoodIntent", frozenset({"message:safety.low_mood"}))
+    scores = bench_nlu.score([wrong_route])
+    assert (scores.safety_recall_total.hits, scores.safety_caught_total.hits) == (0, 1)
