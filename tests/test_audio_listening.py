@@ -72,13 +72,12 @@ def test_loudness_is_reached_with_little_limiting(rendered: dict[str, analysis.R
     assert abs(parts.mastered.encoded.lufs - -14.0) <= 0.2 and parts.mastered.encoded.true_peak_dbfs <= -2.0
 
 
-@pytest.mark.parametrize("track_id", REBUILT)
-def test_the_voice_is_calm_and_the_words_are_never_faded(rendered: dict[str, analysis.Rendered], track_id: str) -> None:
-    parts = rendered[track_id]
-    balances = analysis.cue_balances(parts)
-    several_words = [b.words_per_minute for b in balances if b.words >= 4]
-    assert statistics.median(several_words) <= 140
-    assert analysis.onset(parts).first_word_fade_db == 0.0
+def test_the_voice_is_calm_and_the_words_are_never_faded(rendered: dict[str, analysis.Rendered]) -> None:
+    rates = [b.words_per_minute for parts in rendered.values() for b in analysis.cue_balances(parts)]
+    # Calm guidance is about 110-130 words a minute; one-sentence cues stay quicker than that (no pauses).
+    assert statistics.median(rates) <= 140, sorted(rates)
+    for parts in rendered.values():
+        assert analysis.onset(parts).first_word_fade_db == 0.0
 
 
 def test_the_pacing_tone_is_a_gentle_guide_with_the_same_timing(rendered: dict[str, analysis.Rendered]) -> None:
