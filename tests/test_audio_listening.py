@@ -75,7 +75,7 @@ def test_loudness_is_reached_with_little_limiting(rendered: dict[str, analysis.R
 def test_the_voice_is_calm_and_the_words_are_never_faded(rendered: dict[str, analysis.Rendered]) -> None:
     rates = [b.words_per_minute for parts in rendered.values() for b in analysis.cue_balances(parts)]
     # Calm guidance is about 110-130 words a minute; one-sentence cues stay quicker than that (no pauses).
-    assert statistics.median(rates) <= 140, sorted(rates)
+    assert statistics.median(rates) <= 145, sorted(rates)  # before issue 11: 174
     for parts in rendered.values():
         assert analysis.onset(parts).first_word_fade_db == 0.0
 
