@@ -24,12 +24,14 @@ import numpy as np
 import pytest
 import requests
 
-from skill.audio_build.beds import synthesize_bed
+from skill.audio_build import analysis
+from skill.audio_build.beds import bed_layers
 from skill.audio_build.build import BuildOptions, BuildReport, build
-from skill.audio_build.catalog import BreathPattern, CatalogError, PiperSettings, load_catalog
+from skill.audio_build.cache import CueCache
+from skill.audio_build.catalog import BreathPattern, CatalogError, PiperSettings, TrackRecipe, load_catalog
 from skill.audio_build.encode import SAMPLE_RATE, band_limit
 from skill.audio_build.loudness import normalise_loudness
-from skill.audio_build.mix import render_track
+from skill.audio_build.mix import render_stems, render_track
 from skill.audio_build.tts import EngineUnavailable, GttsEngine, PiperEngine, make_engine, resolve_engine_name
 from tests.support.audio import check_alexa_mp3
 
@@ -163,45 +165,53 @@ def test_breathing_bed_rises_in_pitch_and_level_with_the_in_breath_and_falls_wit
     tiny_catalog: Path,
 ) -> None:
     track = load_catalog(tiny_catalog).select(["tiny-breath"])[0]
-    bed = synthesize_bed(track, SAMPLE_RATE)
+    layers = bed_layers(track, SAMPLE_RATE)
     half = SAMPLE_RATE // 4
 
-    def measure(at_s: float) -> tuple[float, float]:
+    def measure(part: np.ndarray, at_s: float) -> tuple[float, float]:
         centre = round(at_s * SAMPLE_RATE)
-        piece = bed[centre - half : centre + half]
+        piece = part[centre - half : centre + half]
         return dominant_frequency(piece, 150, 300), float(np.sqrt(np.mean(piece**2)))
 
-    inhale = [measure(at_s) for at_s in (0.5, 1.5, 2.5, 3.7)]
-    exhale = [measure(at_s) for at_s in (4.3, 6.0, 7.5, 9.5)]
-    inhale_pitch, inhale_level = zip(*inhale, strict=True)
-    exhale_pitch, exhale_level = zip(*exhale, strict=True)
-    assert all(b > a for a, b in itertools.pairwise(inhale_pitch)), inhale_pitch
-    assert all(b < a for a, b in itertools.pairwise(exhale_pitch)), exhale_pitch
-    assert inhale_pitch[-1] - inhale_pitch[0] > 40 and exhale_pitch[0] - exhale_pitch[-1] > 40
-    assert inhale_level[-1] > 2 * inhale_level[0] and exhale_level[0] > 2 * exhale_level[-1]
+    for part, level_ratio in ((layers.tone, 2.0), (layers.total, 1.2)):
+        inhale = [measure(part, at_s) for at_s in (0.5, 1.5, 2.5, 3.7)]
+        exhale = [measure(part, at_s) for at_s in (4.3, 6.0, 7.5, 9.5)]
+        inhale_pitch, inhale_level = zip(*inhale, strict=True)
+        exhale_pitch, exhale_level = zip(*exhale, strict=True)
+        assert all(b > a for a, b in itertools.pairwise(inhale_pitch)), inhale_pitch
+        assert all(b < a for a, b in itertools.pairwise(exhale_pitch)), exhale_pitch
+        assert inhale_pitch[-1] - inhale_pitch[0] > 40 and exhale_pitch[0] - exhale_pitch[-1] > 40
+        assert inhale_level[-1] > level_ratio * inhale_level[0] and exhale_level[0] > level_ratio * exhale_level[-1]
 
 
-def seam_is_smooth(programme: np.ndarray) -> bool:
-    """Plays the end into the start: the curvature across the seam (second differences, which are tiny for
-    smooth audio and large at any jump) is like anywhere else, and the level either side of it is the same
-    (no fade)."""
-    curvature = np.abs(np.diff(programme, 2))
-    joined = np.concatenate([programme[-2:], programme[:2]])
-    seam_curvature = np.abs(np.diff(joined, 2)).max()
-    quarter_second = SAMPLE_RATE // 4
-    end_rms = np.sqrt(np.mean(programme[-quarter_second:] ** 2))
-    start_rms = np.sqrt(np.mean(programme[:quarter_second] ** 2))
-    level_step_db = abs(20 * np.log10(end_rms / start_rms))
-    return bool(seam_curvature <= np.percentile(curvature, 99.9) and level_step_db < 1.0)
-
-
-def test_a_looping_track_joins_seamlessly(tiny_catalog: Path) -> None:
+def test_a_looping_track_fades_out_and_in_so_a_gap_between_plays_is_not_heard(tiny_catalog: Path) -> None:
     track = load_catalog(tiny_catalog).select(["tiny-loop"])[0]
-    programme = normalise_loudness(band_limit(render_track(track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
-    assert seam_is_smooth(programme)
-    # The check notices a seam that does not join: the same audio cut short at an arbitrary point.
-    assert not seam_is_smooth(programme[: -SAMPLE_RATE // 7])
-    assert not seam_is_smooth(render_track(dataclasses.replace(track, loop=False), {}, SAMPLE_RATE))
+
+    def programme(loop_track: TrackRecipe) -> np.ndarray:
+        return normalise_loudness(band_limit(render_track(loop_track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
+
+    seam = analysis.seam(programme(track))
+    assert seam.edge_peak <= 0.01 and seam.end_level_db <= -25 and seam.start_level_db <= -25, seam
+    assert seam.step_db <= seam.body_step_db + 3.0, seam
+    # The measure notices a loop that stops dead: the same bed without its fades.
+    abrupt = analysis.seam(programme(dataclasses.replace(track, fade_in_s=0.0, fade_out_s=0.0)))
+    assert abrupt.edge_peak > 0.05 and abrupt.step_db > seam.body_step_db + 10
+
+
+def test_the_bed_fades_in_under_words_that_are_never_faded(
+    cold_build: tuple[BuildOptions, BuildReport], tiny_catalog: Path
+) -> None:
+    options, _ = cold_build
+    track = load_catalog(tiny_catalog).select(["tiny-breath"])[0]
+    cache = CueCache(options.cache_dir, make_engine("piper", load_catalog(tiny_catalog).piper), SAMPLE_RATE)
+    speech, stats = cache.speech_for(track.texts, lambda _: None)
+    assert stats.synthesized == 0
+    stems = render_stems(track, speech, SAMPLE_RATE)
+    first = stems.placements[0]
+    assert np.array_equal(stems.voice[first.start : first.end], first.clip)
+    assert stems.fade[0] == 0.0 and stems.fade[first.start] < 0.1  # the bed is still fading in
+    bed = stems.ambience + stems.tone
+    assert np.abs(bed[: SAMPLE_RATE // 100]).max() < 1e-3 * np.abs(bed).max()
 
 
 def test_cues_that_overlap_are_reported_with_their_text(

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from skill.config import Config
+from skill.playback.catalog import PLAY_ORDER, TrackCatalog
 from tests.support.audio import check_alexa_mp3
 
 AUDIO_DIR = Path(__file__).resolve().parent.parent / "audio"
@@ -24,7 +26,13 @@ TRACK_IDS = (
     "breast-massage",
     "dmer-wave",
     "feed-background",
+    "coach-breathing",
+    "coach-warmth",
+    "coach-senses-nursing",
+    "coach-senses-pumping",
+    "coach-head-start",
 )
+COACH_CLIPS = tuple(track_id for track_id in TRACK_IDS if track_id.startswith("coach-"))
 MANIFEST_FIELDS = {
     "file",
     "title",
@@ -82,3 +90,28 @@ def test_track_length_matches_the_catalog() -> None:
     for track in read_catalog()["track"]:
         # The MP3 adds the encoder's delay and padding: well under a second.
         assert 0 <= manifest[track["id"]]["duration_s"] - track["length_s"] < 0.2
+
+
+def test_the_coach_clips_fit_in_a_spoken_answer() -> None:
+    """Alexa's SSML <audio> rules: at most 90 s in a reprompt (240 s per response); the coach's rounds are
+    60 to 90 s each. The encoding rules are checked for every track above."""
+    manifest = read_manifest()
+    kinds = {track["id"]: track.get("kind", "track") for track in read_catalog()["track"]}
+    for track_id in COACH_CLIPS:
+        assert kinds[track_id] == "clip"
+        assert 60.0 <= manifest[track_id]["duration_s"] <= 90.0, track_id
+        assert manifest[track_id]["loop"] is False
+    assert {track_id for track_id, kind in kinds.items() if kind == "clip"} == set(COACH_CLIPS)
+
+
+def test_coach_clips_are_found_by_id_but_not_offered_as_tracks() -> None:
+    catalog = TrackCatalog.load(Config(audio_dir=AUDIO_DIR, public_url="https://letdown.example"))
+    for track_id in COACH_CLIPS:
+        clip = catalog.playable(track_id)
+        assert clip is not None and clip.clip
+        assert catalog.stream_url(track_id).startswith(f"https://letdown.example/audio/{track_id}.mp3?v=")
+        assert catalog.find_by_name(clip.title) is None
+    order = catalog.play_order()
+    assert not set(order) & set(COACH_CLIPS)
+    assert order == list(PLAY_ORDER) and len(order) == len(TRACK_IDS) - len(COACH_CLIPS)
+    assert catalog.next_track("coach-warmth") is not None and catalog.next_track("coach-warmth").id == order[0]

@@ -62,8 +62,9 @@ def words(ssml: str) -> int:
 
 
 def catalog_track_ids() -> list[str]:
+    """The tracks a parent can ask for (the coach's clips are played inside its own answers, with no intro)."""
     catalog = tomllib.loads((DEFAULT_AUDIO_DIR / "catalog.toml").read_text(encoding="utf-8"))
-    return [track["id"] for track in catalog["track"]]
+    return [track["id"] for track in catalog["track"] if track.get("kind", "track") != "clip"]
 
 
 def test_every_contract_message_exists(en_us) -> None:

@@ -5,12 +5,14 @@
 - a quiet open-chord pad; soft bell chimes.
 
 The components are balanced by their dB settings, then the bed as a whole is set to `level_db` relative to
-the voice (REFERENCE_LUFS, the loudness of a cue leveled to REFERENCE_RMS); chimes are relative to the voice.
+the voice's loudness as measured on the placed cues; chimes are relative to the voice's leveled RMS.
 Everything except the breathing glide is built from whole cycles over the track length (noise included: it
 is shaped in the frequency domain), so an ambient bed is periodic and a looping track's end joins its start.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from skill.audio_build.catalog import Bed, BreathPattern, TrackRecipe
 from skill.audio_build.loudness import integrated_loudness
 
 REFERENCE_RMS = 0.1
-REFERENCE_LUFS = -21.5  # a cue leveled to REFERENCE_RMS measures about this (piper's voice)
+NO_VOICE_LUFS = -24.0  # the reference level of a bed without words (normalising sets its final level)
 TONE_FLOOR = 0.2  # pacing tone level at the bottom of a breath, relative to the top
 TONE_HARMONICS = ((1, 1.0), (2, 0.3), (3, 0.08))
 PAD_NOTES = ((1.0, 1.0, 29.0), (1.5, 0.7, 23.0), (2.0, 0.5, 37.0), (2.5, 0.25, 31.0), (3.0, 0.22, 19.0))
@@ -28,28 +30,52 @@ CHIME_LENGTH_S = 7.0
 TONE_LEAD_IN_S = 2.5
 TONE_LEAD_OUT_S = 3.0
 PAD_DECIMATION = 4
+NOISE_CLIP_SIGMA = 2.0
+NOISE_CREST_ITERATIONS = 3
 
 
 def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
 
 
-def synthesize_bed(track: TrackRecipe, sample_rate: int) -> np.ndarray:
+@dataclass(frozen=True)
+class BedLayers:
+    """The bed in two parts, at their final levels: the pacing tone (zero without a pattern) and the rest."""
+
+    ambience: np.ndarray
+    tone: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.ambience + self.tone
+
+
+def synthesize_bed(track: TrackRecipe, sample_rate: int, voice_lufs: float | None = None) -> np.ndarray:
+    return bed_layers(track, sample_rate, voice_lufs).total
+
+
+def bed_layers(track: TrackRecipe, sample_rate: int, voice_lufs: float | None = None) -> BedLayers:
+    """The bed's layers, the whole set `level_db` from the voice's measured loudness (`voice_lufs`, the placed
+    cues' integrated loudness; a track without words uses NO_VOICE_LUFS, its level being set by normalising)."""
     bed = track.bed
     n = round(track.length_s * sample_rate)
     rng = np.random.default_rng(bed.seed)
     breath = breath_curve(n, sample_rate, track.pattern) if track.pattern else None
-    out = db_to_gain(bed.noise_db) * _noise_layer(n, sample_rate, bed, rng, breath)
+    ambience = db_to_gain(bed.noise_db) * _noise_layer(n, sample_rate, bed, rng, breath)
     if bed.pad_db is not None:
-        out += db_to_gain(bed.pad_db) * pad(n, sample_rate, bed.root_hz)
+        ambience += db_to_gain(bed.pad_db) * pad(n, sample_rate, bed.root_hz)
+    tone = np.zeros(n)
     if track.pattern is not None:
-        out += db_to_gain(bed.tone_db) * pacing_tone(
+        tone = db_to_gain(bed.tone_db) * pacing_tone(
             n, sample_rate, track.pattern, bed.tone_low_hz, bed.tone_high_hz, breath
         )
-    out *= db_to_gain(REFERENCE_LUFS + bed.level_db - integrated_loudness(out, sample_rate))
+    reference = NO_VOICE_LUFS if voice_lufs is None else voice_lufs
+    gain = db_to_gain(reference + bed.level_db - integrated_loudness(ambience + tone, sample_rate))
+    ambience *= gain
+    tone *= gain
     for at_s in bed.chimes:
-        add_chime(out, sample_rate, at_s, REFERENCE_RMS * db_to_gain(bed.chime_db))
-    return out
+        add_chime(ambience, sample_rate, at_s, REFERENCE_RMS * db_to_gain(bed.chime_db))
+    return BedLayers(ambience, tone)
 
 
 def breath_curve(n: int, sample_rate: int, pattern: BreathPattern) -> np.ndarray:
@@ -88,7 +114,19 @@ def shaped_noise(n: int, sample_rate: int, rng: np.random.Generator, cutoff_hz: 
     lowpass = 1 / np.sqrt(1 + (freqs / cutoff_hz) ** 4)
     highpass = (freqs / 40.0) ** 2 / (1 + (freqs / 40.0) ** 2)
     spectrum *= pink * lowpass * highpass
+    return _low_crest(spectrum, n)
+
+
+def _low_crest(spectrum: np.ndarray, n: int) -> np.ndarray:
+    """Noise with this magnitude spectrum and a low crest factor (about 8 dB instead of Gaussian noise's 14):
+    clip, then put the spectrum back, keeping the clipped signal's phases. The bed's peaks are then close to
+    its loudness, so the programme reaches its loudness without a limiter flattening it."""
+    magnitude = np.abs(spectrum)
     noise = np.fft.irfft(spectrum, n)
+    for _ in range(NOISE_CREST_ITERATIONS):
+        bound = NOISE_CLIP_SIGMA * np.sqrt(np.mean(noise**2))
+        clipped = np.fft.rfft(np.clip(noise, -bound, bound))
+        noise = np.fft.irfft(magnitude * np.exp(1j * np.angle(clipped)), n)
     return noise / np.sqrt(np.mean(noise**2))
 
 

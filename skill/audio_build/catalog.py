@@ -17,6 +17,8 @@ from skill.playback.catalog import CatalogError, read_catalog_file
 __all__ = ["BreathPattern", "Catalog", "CatalogError", "PiperSettings", "TrackRecipe", "load_catalog"]
 
 BED_TYPES = ("breathing", "ambient")
+KINDS = ("track", "clip")  # a clip is a coach round's guided audio, played inside a spoken answer (SSML)
+CLIP_MAX_S = 90.0  # Alexa: at most 90 s of audio in a reprompt; the coach's clips stay within it
 COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -96,23 +98,28 @@ class BreathPattern:
 class Bed:
     """The synthesized sound under the voice.
 
-    `level_db`: the bed's loudness relative to the voice; `noise_db`, `pad_db`, `tone_db`: the balance of its
-    parts (relative to each other); `chime_db`: chimes relative to the voice; `duck_db`: dip under the voice.
+    `level_db`: the bed's loudness (before ducking) relative to the voice's measured loudness; `noise_db`,
+    `pad_db`, `tone_db`: the balance of its parts (relative to each other); `chime_db`: chimes relative to the
+    voice; `duck_db`: how far the bed, pacing tone included, dips under the voice.
+
+    A programme at -14 LUFS with speech in it cannot be much quieter overall than its speech (speech peaks
+    about 11.5 dB over its loudness even after peak control, and the ceiling is -3 dBTP), so the bed between
+    words sits near the voice's level and ducks well under it while a cue speaks.
     """
 
     type: str
-    level_db: float = -3.0
-    noise_db: float = -8.0
+    level_db: float = -1.0
+    noise_db: float = 0.0
     noise_cutoff_hz: float = 900.0
     swell_s: float = 0.0
     pad_db: float | None = None
     root_hz: float = 110.0
-    tone_db: float = 0.0
+    tone_db: float = -6.0
     tone_low_hz: float = 196.0
     tone_high_hz: float = 262.0
     chimes: tuple[float, ...] = ()
     chime_db: float = -8.0
-    duck_db: float = 6.0
+    duck_db: float = 14.0
     seed: int = 0
 
 
@@ -129,6 +136,7 @@ class TrackRecipe:
     loop: bool = False
     fade_in_s: float = 2.0
     fade_out_s: float = 3.0
+    kind: str = "track"
 
     @property
     def texts(self) -> list[str]:
@@ -193,6 +201,7 @@ def _parse_track(entry: Mapping[str, Any]) -> TrackRecipe:
         "loop",
         "fade_in_s",
         "fade_out_s",
+        "kind",
     }
     _check_keys(entry, allowed, where)
     for required in ("id", "title", "subtitle", "length_s", "source", "bed"):
@@ -217,6 +226,7 @@ def _parse_track(entry: Mapping[str, Any]) -> TrackRecipe:
         loop=bool(entry.get("loop", False)),
         fade_in_s=float(entry.get("fade_in_s", 2.0)),
         fade_out_s=float(entry.get("fade_out_s", 3.0)),
+        kind=str(entry.get("kind", "track")),
     )
     _check_timing(track, where)
     return track
@@ -264,6 +274,10 @@ def _check_timing(track: TrackRecipe, where: str) -> None:
             raise CatalogError(f"{where}: chime at {at_s}s is outside the track")
     if track.loop and track.cues:
         raise CatalogError(f"{where}: a looping track has no spoken cues")
+    if track.kind not in KINDS:
+        raise CatalogError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    if track.kind == "clip" and (track.loop or track.length_s > CLIP_MAX_S):
+        raise CatalogError(f"{where}: a clip plays inside a spoken answer: at most {CLIP_MAX_S:g} s, no loop")
 
 
 def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:

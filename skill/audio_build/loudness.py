@@ -6,6 +6,7 @@ leave room for the overshoot that MP3 encoding adds; the builder measures the de
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -17,7 +18,7 @@ TARGET_LUFS = -14.0
 TRUE_PEAK_LIMIT_DBFS = -2.0
 TRUE_PEAK_CEILING_DBFS = -3.0
 OVERSAMPLING = 4
-LIMITER_WINDOW_S = 0.03
+LIMITER_WINDOW_S = 0.01
 LOUDNESS_TOLERANCE_LU = 0.05
 _CHUNK = 1 << 18
 _CHUNK_PAD = 64
@@ -48,7 +49,13 @@ def true_peak_dbfs(samples: np.ndarray, circular: bool = False) -> float:
     return 20 * np.log10(max(peak, 1e-12))
 
 
-def limiter_gain(peaks: np.ndarray, sample_rate: int, ceiling_dbfs: float, circular: bool = False) -> np.ndarray:
+def limiter_gain(
+    peaks: np.ndarray,
+    sample_rate: int,
+    ceiling_dbfs: float,
+    circular: bool = False,
+    window_s: float = LIMITER_WINDOW_S,
+) -> np.ndarray:
     """Look-ahead limiter gain for a signal with these oversampled peaks: smooth, and never letting a peak
     pass the ceiling.
 
@@ -59,7 +66,7 @@ def limiter_gain(peaks: np.ndarray, sample_rate: int, ceiling_dbfs: float, circu
     needed = np.minimum(1.0, 10 ** (ceiling_dbfs / 20) / np.maximum(peaks, 1e-12))
     if needed.min() >= 1.0:
         return needed
-    radius = max(2, round(LIMITER_WINDOW_S * sample_rate / 2))
+    radius = max(2, round(window_s * sample_rate / 2))
     mode: Literal["wrap", "nearest"] = "wrap" if circular else "nearest"
     held = minimum_filter1d(needed, size=2 * radius + 1, mode=mode)
     half = radius // 2
@@ -67,15 +74,49 @@ def limiter_gain(peaks: np.ndarray, sample_rate: int, ceiling_dbfs: float, circu
     return np.minimum(gain, needed)
 
 
-def limit(samples: np.ndarray, sample_rate: int, ceiling_dbfs: float, circular: bool = False) -> np.ndarray:
+def limit(
+    samples: np.ndarray,
+    sample_rate: int,
+    ceiling_dbfs: float,
+    circular: bool = False,
+    window_s: float = LIMITER_WINDOW_S,
+) -> np.ndarray:
     """Limits the true peak to the ceiling, re-measuring to catch the rare overshoot between samples."""
+    return samples * limit_gain(samples, sample_rate, ceiling_dbfs, circular, window_s)
+
+
+def limit_gain(
+    samples: np.ndarray,
+    sample_rate: int,
+    ceiling_dbfs: float,
+    circular: bool = False,
+    window_s: float = LIMITER_WINDOW_S,
+) -> np.ndarray:
+    """The per-sample gain `limit` applies."""
+    gain = np.ones(samples.size)
     limited = samples
     for _ in range(3):
         peaks = oversampled_peaks(limited, circular)
         if peaks.max() <= 10 ** (ceiling_dbfs / 20) * 1.001:
             break
-        limited = limited * limiter_gain(peaks, sample_rate, ceiling_dbfs, circular)
-    return limited
+        gain = gain * limiter_gain(peaks, sample_rate, ceiling_dbfs, circular, window_s)
+        limited = samples * gain
+    return gain
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """What `normalise_loudness` does: a constant gain, then a limiter's per-sample gain (≤ 1)."""
+
+    gain_db: float
+    limiter: np.ndarray
+
+    def apply(self, samples: np.ndarray) -> np.ndarray:
+        return samples * (10 ** (self.gain_db / 20)) * self.limiter
+
+    @property
+    def reduction_db(self) -> np.ndarray:
+        return -20 * np.log10(np.maximum(self.limiter, 1e-12))
 
 
 def normalise_loudness(
@@ -85,7 +126,18 @@ def normalise_loudness(
     target_lufs: float = TARGET_LUFS,
     circular: bool = False,
 ) -> np.ndarray:
-    """Gain, then limit, so the result has the target loudness and its true peak under the ceiling.
+    """Gain, then limit, so the result has the target loudness and its true peak under the ceiling."""
+    return normalisation(samples, sample_rate, ceiling_dbfs, target_lufs, circular).apply(samples)
+
+
+def normalisation(
+    samples: np.ndarray,
+    sample_rate: int,
+    ceiling_dbfs: float = TRUE_PEAK_CEILING_DBFS,
+    target_lufs: float = TARGET_LUFS,
+    circular: bool = False,
+) -> Normalisation:
+    """The gain and limiting that give the target loudness with the true peak under the ceiling.
 
     Limiting lowers the loudness, so the gain is found by the secant method: loudness after limiting grows
     with the gain, a little more slowly. Peaks scale with the gain, so they are measured once.
@@ -94,9 +146,10 @@ def normalise_loudness(
     gain_db = target_lufs - integrated_loudness(samples, sample_rate)
     previous: tuple[float, float] | None = None
     for _ in range(8):
-        scale = 10 ** (gain_db / 20)
-        result = samples * scale * limiter_gain(peaks * scale, sample_rate, ceiling_dbfs, circular)
-        loudness = integrated_loudness(result, sample_rate)
+        used_db = gain_db
+        scale = 10 ** (used_db / 20)
+        limiter = limiter_gain(peaks * scale, sample_rate, ceiling_dbfs, circular)
+        loudness = integrated_loudness(samples * scale * limiter, sample_rate)
         if abs(loudness - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
         slope = 1.0
@@ -104,4 +157,5 @@ def normalise_loudness(
             slope = float(np.clip((loudness - previous[1]) / (gain_db - previous[0]), 0.2, 1.0))
         previous = (gain_db, loudness)
         gain_db += (target_lufs - loudness) / slope
-    return limit(result, sample_rate, ceiling_dbfs, circular)
+    limiter = limiter * limit_gain(samples * scale * limiter, sample_rate, ceiling_dbfs, circular)
+    return Normalisation(used_db, limiter)

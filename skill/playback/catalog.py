@@ -94,6 +94,7 @@ class Track:
     sha256: str | None = None
     synonyms: tuple[str, ...] = ()
     breathing: BreathingPattern | None = None
+    clip: bool = False  # a coach clip (kind = "clip"): played by id inside a spoken answer, never offered alone
 
     @property
     def playable(self) -> bool:
@@ -222,9 +223,10 @@ class TrackCatalog:
         return self._tracks[order[(position + step) % len(order)]]
 
     def play_order(self) -> list[str]:
-        """PLAY_ORDER restricted to playable tracks, then any other playable track in catalog order."""
-        ordered = [track_id for track_id in PLAY_ORDER if self.playable(track_id)]
-        extra = [track.id for track in self._tracks.values() if track.playable and track.id not in ordered]
+        """PLAY_ORDER restricted to playable tracks, then any other playable track in catalog order (coach clips
+        are never part of it)."""
+        ordered = [track_id for track_id in PLAY_ORDER if self._offered(track_id)]
+        extra = [track.id for track in self._tracks.values() if self._offered(track.id) and track.id not in ordered]
         return ordered + extra
 
     def breathing_pattern(self, track_id: str | None = None) -> BreathingPattern | None:
@@ -234,12 +236,16 @@ class TrackCatalog:
             return track.breathing
         return next((t.breathing for t in self._tracks.values() if t.breathing is not None), None)
 
+    def _offered(self, track_id: str) -> bool:
+        track = self.playable(track_id)
+        return track is not None and not track.clip
+
     def find_by_name(self, spoken: str | None) -> Track | None:
         """Match a spoken track name against ids, titles and interaction-model synonyms."""
         wanted = track_name_key(spoken)
         if not wanted:
             return None
-        names = {track.id: track_names(track) for track in self._tracks.values()}
+        names = {track.id: track_names(track) for track in self._tracks.values() if not track.clip}
         for track_id, known in names.items():
             if wanted in known:
                 return self._tracks[track_id]
@@ -323,6 +329,7 @@ def read_catalog(path: Path) -> list[Track]:
                     length_s=float(entry["length_s"]),
                     loops=bool(entry.get("loop", False)),
                     breathing=read_pattern(entry.get("pattern")),
+                    clip=entry.get("kind") == "clip",
                 )
             )
         except (KeyError, TypeError, ValueError) as error:

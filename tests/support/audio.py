@@ -42,6 +42,15 @@ FAKE_TRACKS: dict[str, tuple[str, str, float, bool]] = {
     "dmer-wave": ("Ride the wave", "For D-MER", 124, False),
     "feed-background": ("Calm for a whole feed", "Soft waves, no words", 900, True),
 }
+# The coach's clips (kind = "clip" in the catalog): found by id, played inside spoken answers, not in the
+# Next/Previous order. Id → (title, subtitle, nominal length in s).
+FAKE_CLIPS: dict[str, tuple[str, str, float]] = {
+    "coach-breathing": ("Coach: breathing", "Slow breaths and dropped shoulders", 75),
+    "coach-warmth": ("Coach: warmth and massage", "Warmth, then light strokes", 85),
+    "coach-senses-nursing": ("Coach: your baby, close", "Skin to skin, look and smell", 80),
+    "coach-senses-pumping": ("Coach: bring your baby to mind", "A photo, a video, their clothes", 85),
+    "coach-head-start": ("Coach: a head start", "A minute of hand-expressing or pumping", 80),
+}
 SAMPLE_RATE = 24000
 
 
@@ -59,23 +68,28 @@ def fake_mp3(frequency_hz: float, seconds: float = 1.0, amplitude: int = 8000) -
 
 
 def write_fake_audio_dir(audio_dir: Path, built: list[str] | None = None) -> Path:
-    """catalog.toml for every FAKE_TRACKS entry; MP3s + manifest.json for `built` (default: all)."""
+    """catalog.toml for every FAKE_TRACKS and FAKE_CLIPS entry; MP3s + manifest.json for `built` (default: all)."""
     audio_dir.mkdir(parents=True, exist_ok=True)
     catalog = []
     for track_id, (title, subtitle, length_s, loops) in FAKE_TRACKS.items():
         entry = f'id = "{track_id}"\ntitle = "{title}"\nsubtitle = "{subtitle}"\nlength_s = {length_s}\n'
         catalog.append("[[track]]\n" + entry + ("loop = true\n" if loops else ""))
+    for track_id, (title, subtitle, length_s) in FAKE_CLIPS.items():
+        entry = f'id = "{track_id}"\nkind = "clip"\ntitle = "{title}"\nsubtitle = "{subtitle}"\nlength_s = {length_s}\n'
+        catalog.append("[[track]]\n" + entry)
     (audio_dir / "catalog.toml").write_text("\n".join(catalog), encoding="utf-8")
+    lengths = {track_id: (spec[2], spec[3]) for track_id, spec in FAKE_TRACKS.items()}
+    lengths |= {track_id: (spec[2], False) for track_id, spec in FAKE_CLIPS.items()}
     manifest = {}
-    for index, track_id in enumerate(built if built is not None else FAKE_TRACKS):
+    for index, track_id in enumerate(built if built is not None else lengths):
         data = fake_mp3(220 + 40 * index)
         (audio_dir / f"{track_id}.mp3").write_bytes(data)
         manifest[track_id] = {
             "file": f"{track_id}.mp3",
-            "duration_s": FAKE_TRACKS[track_id][2],
+            "duration_s": lengths[track_id][0],
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
-            "loop": FAKE_TRACKS[track_id][3],
+            "loop": lengths[track_id][1],
         }
     (audio_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return audio_dir
