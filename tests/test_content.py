@@ -32,7 +32,7 @@ CONTRACT_MESSAGE_IDS = {
     "tip.warmth", "tip.all_heard",
     "offer.next_tip", "offer.more", "offer.breathing", "offer.reprompt",
     "dmer.about", "dmer.coping", "dmer.provider", "reassure.no_right_way",
-    "safety.physical", "safety.crisis", "safety.low_mood",
+    "safety.physical", "safety.crisis", "safety.low_mood", "safety.harm_fear", "safety.baby_health",
     "help.main", "help.reprompt", "fallback.main", "fallback.reprompt", "goodbye", "error.generic",
     "error.reprompt", "repeat.nothing", "more.nothing", "no.ack", "home.main", "whisper.on", "whisper.off",
     "letdown.routine", "letdown.routine_spoken", "track.too_long_for_device",

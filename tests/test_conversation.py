@@ -23,7 +23,8 @@ FIRST_ANSWER_MAX_WORDS = 35
 LONG_TEXT_MESSAGES = {"letdown.routine_spoken"}
 TIP_MESSAGES = {guidance.tip_message(tip) for tip in guidance.TIP_IDS}
 SAFETY_INTENTS = {"CrisisIntent": "safety.crisis", "PhysicalRedFlagIntent": "safety.physical",
-                  "LowMoodIntent": "safety.low_mood"}  # fmt: skip
+                  "LowMoodIntent": "safety.low_mood", "HarmFearIntent": "safety.harm_fear",
+                  "BabyHealthIntent": "safety.baby_health"}  # fmt: skip
 
 CONTENT = ContentLibrary.load().locale("en-US")
 OFFER_MAX_WORDS = max(

@@ -1,6 +1,7 @@
-"""Safety routing, which wins over everything: crisis, physical red flags, ongoing low mood.
+"""Safety routing, which wins over everything: crisis, fear of harming the baby, the baby's health,
+physical red flags, ongoing low mood.
 
-The three safety intents map to their answers. Independently, any text that reaches the skill (slot
+The safety intents map to their answers. Independently, any text that reaches the skill (slot
 values from Alexa, or the resolver's whole utterance) is checked for red-flag words, kept per locale in
 the content entry `safety.triggers`; a match answers with the safety message first and alone.
 Nothing about what was said is stored.
@@ -16,9 +17,11 @@ from skill.text import plain_words
 
 TRIGGERS_KEY = "safety.triggers"
 # Checked in this order: the first route with a match wins.
-ROUTES = ("crisis", "physical", "low_mood")
+ROUTES = ("crisis", "harm_fear", "baby_health", "physical", "low_mood")
 SAFETY_INTENTS: Mapping[str, str] = {
     "CrisisIntent": "crisis",
+    "HarmFearIntent": "harm_fear",
+    "BabyHealthIntent": "baby_health",
     "PhysicalRedFlagIntent": "physical",
     "LowMoodIntent": "low_mood",
 }

@@ -1,7 +1,9 @@
 """`letdown model check`: the interaction model against Alexa's rules (reference §5) and against the code.
 
 Model rules: invocation name, sample characters (no digits), declared slots, samples unique across
-intents, at least 20 samples per custom intent, AMAZON.FallbackIntent and the AudioPlayer built-ins.
+intents after normalisation (`spoken_form`), at least 20 samples per custom intent, AMAZON.SearchQuery's
+rules, Amazon's size limits, AMAZON.FallbackIntent and the AudioPlayer built-ins.
+Grammar: the JSON is exactly what `letdown model build` makes from `grammar/<locale>.yaml`.
 Code: the skill is built as the service builds it; every model intent must reach a handler (other than
 the catch-all) that declares it in `intent_names`, and every intent a handler declares must be in the model.
 """
@@ -19,8 +21,32 @@ from pathlib import Path
 from typing import Any
 
 from skill.config import DEFAULT_MODEL_DIR, Config
+from skill.interaction_model_grammar import GrammarError, sample_key
+from skill.tools.model_build import add_build_parser, build_model_text, grammar_path
 
 MIN_SAMPLES_PER_CUSTOM_INTENT = 20
+SEARCH_QUERY_TYPE = "AMAZON.SearchQuery"
+
+# Amazon's size limits. Alexa's own "Interaction model limits" table (linked from
+# https://developer.amazon.com/en-US/docs/alexa/custom-skills/create-intents-utterances-and-slots.html)
+# could not be retrieved here; each figure below names the Amazon source it was taken from.
+# The model document sent to Amazon's Skill Management API: "'modelDefinition' failed to satisfy
+# constraint: Member must have length less than or equal to 1000000" (https://github.com/alexa/ask-cli/issues/9).
+MAX_MODEL_CHARACTERS = 1_000_000
+# "A skill can have a total of 50,000 custom slot values, totaled across all custom slots used in the
+# interaction model" (Amazon's custom slot type documentation, quoted in
+# https://github.com/emeth-/hackathon-kit-alexa); Amazon Lex V2 counts values and synonyms together against
+# the same 50,000 (https://docs.aws.amazon.com/lexv2/latest/dg/quotas.html), and so do we.
+MAX_SLOT_VALUES_AND_SYNONYMS = 50_000
+# The developer console: "Slot value length exceeds the limit of 140 characters"
+# (https://github.com/m0ngr31/kanzi/issues/263).
+MAX_SLOT_VALUE_CHARACTERS = 140
+# Amazon's published NLU build quotas for Lex V2, the service that shares Alexa's model format lineage:
+# "Sample utterances per intent: 1,500", "Characters per sample utterance: 500"
+# (https://docs.aws.amazon.com/lexv2/latest/dg/quotas.html). No separate total-sample limit is published
+# there or found for Alexa; the total is bounded by MAX_MODEL_CHARACTERS.
+MAX_SAMPLES_PER_INTENT = 1_500
+MAX_SAMPLE_CHARACTERS = 500
 LAUNCH_WORDS = frozenset({"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use"})
 WAKE_WORDS = frozenset({"alexa", "amazon", "echo", "computer"})
 TWO_WORD_CONNECTORS = frozenset({"the", "a", "an", "for", "to", "of"})
@@ -87,9 +113,26 @@ def invocation_name_problems(name: Any) -> list[str]:
     return problems
 
 
-def sample_key(sample: str) -> str:
-    """Samples compare case-insensitively and ignoring spacing (slot names included)."""
-    return " ".join(sample.lower().split())
+def search_query_problems(name: str, slots: Mapping[Any, Any], samples: list[Any]) -> list[str]:
+    """AMAZON.SearchQuery: a carrier phrase in every sample (Alexa's build error MissingCarrierPhraseWithPhraseSlot,
+    "Sample intent utterances with phrase types cannot consist of only slots", quoted in
+    https://qiita.com/surumegohan/items/3315487a0cacf655a23d), one such slot per sample, and no other slot in the
+    intent (Amazon's AMAZON.SearchQuery rules in the slot type reference)."""
+    phrase_slots = {slot for slot, slot_type in slots.items() if slot_type == SEARCH_QUERY_TYPE}
+    if not phrase_slots:
+        return []
+    problems = []
+    if len(slots) > len(phrase_slots):
+        problems.append(f"{name}: an intent with an {SEARCH_QUERY_TYPE} slot cannot have other slots")
+    for sample in samples:
+        if not isinstance(sample, str):
+            continue
+        used = [slot for slot in _SLOT_REFERENCE.findall(sample) if slot in phrase_slots]
+        if len(used) > 1:
+            problems.append(f"{name}: sample {sample!r} has more than one {SEARCH_QUERY_TYPE} slot")
+        if used and not _SLOT_REFERENCE.sub("", sample).strip():
+            problems.append(f"{name}: sample {sample!r} needs a carrier phrase around its {SEARCH_QUERY_TYPE} slot")
+    return problems
 
 
 def intent_problems(intent: Mapping[str, Any], types: set[str]) -> list[str]:
@@ -115,8 +158,13 @@ def intent_problems(intent: Mapping[str, Any], types: set[str]) -> list[str]:
                 problems.append(f"{name}: sample {sample!r} uses undeclared slot {{{referenced}}}")
         if sample.count("{") != sample.count("}"):
             problems.append(f"{name}: sample {sample!r} has unbalanced braces")
+        if len(sample) > MAX_SAMPLE_CHARACTERS:
+            problems.append(f"{name}: sample {sample[:40]!r}… is longer than {MAX_SAMPLE_CHARACTERS} characters")
     if not name.startswith("AMAZON.") and len(samples) < MIN_SAMPLES_PER_CUSTOM_INTENT:
         problems.append(f"{name}: {len(samples)} samples, at least {MIN_SAMPLES_PER_CUSTOM_INTENT} needed")
+    if len(samples) > MAX_SAMPLES_PER_INTENT:
+        problems.append(f"{name}: {len(samples)} samples, Amazon allows at most {MAX_SAMPLES_PER_INTENT} per intent")
+    problems.extend(search_query_problems(name, slots, samples))
     return problems
 
 
@@ -138,6 +186,10 @@ def type_problems(slot_type: Mapping[str, Any]) -> list[str]:
             problems.append(f"slot type {name}: id {value_id!r} is used twice")
         ids.add(value_id)
         for phrase in (value_name, *(value.get("name") or {}).get("synonyms", [])):
+            if len(phrase) > MAX_SLOT_VALUE_CHARACTERS:
+                problems.append(
+                    f"slot type {name}: {phrase[:40]!r}… is longer than {MAX_SLOT_VALUE_CHARACTERS} characters"
+                )
             key = sample_key(phrase)
             if key in phrases and phrases[key] != value_id:
                 problems.append(f"slot type {name}: {phrase!r} means both {phrases[key]} and {value_id}")
@@ -156,16 +208,21 @@ def model_problems(document: Mapping[str, Any]) -> tuple[list[str], dict[str, An
     names = [intent.get("name") for intent in intents]
     for duplicate in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"intent {duplicate} is defined twice")
-    owners: dict[str, str] = {}
+    problems.extend(conflict_problems(intents))
     for intent in intents:
         problems.extend(intent_problems(intent, types))
-        for sample in intent.get("samples", []):
-            key = sample_key(sample) if isinstance(sample, str) else ""
-            if key and key in owners:
-                problems.append(f"sample {sample!r} is in both {owners[key]} and {intent.get('name')}")
-            owners.setdefault(key, intent.get("name"))
     for slot_type in language.get("types", []):
         problems.extend(type_problems(slot_type))
+    slot_phrases = sum(
+        1 + len((value.get("name") or {}).get("synonyms", []))
+        for slot_type in language.get("types", [])
+        for value in slot_type.get("values", [])
+    )
+    if slot_phrases > MAX_SLOT_VALUES_AND_SYNONYMS:
+        problems.append(f"{slot_phrases} slot values and synonyms, Amazon allows {MAX_SLOT_VALUES_AND_SYNONYMS}")
+    size = len(json.dumps(document, ensure_ascii=False))
+    if size > MAX_MODEL_CHARACTERS:
+        problems.append(f"the model is {size} characters, Amazon accepts at most {MAX_MODEL_CHARACTERS}")
     for required in (*REQUIRED_BUILT_INS, *AUDIO_PLAYER_BUILT_INS):
         if required not in names:
             problems.append(f"{required} is missing")
@@ -179,8 +236,53 @@ def model_problems(document: Mapping[str, Any]) -> tuple[list[str], dict[str, An
         "custom_intents": len(custom),
         "samples": sum(len(intent.get("samples", [])) for intent in intents),
         "slot_types": len(types),
+        "slot_values_and_synonyms": slot_phrases,
+        "characters": size,
     }
     return problems, summary
+
+
+def conflict_key(sample: str) -> str:
+    """Samples that differ only in their slots' names ("what about {topic}", "what about {query}") are the same
+    words to Alexa: a conflict too."""
+    return _SLOT_REFERENCE.sub("{}", sample_key(sample))
+
+
+def conflict_problems(intents: Iterable[Mapping[str, Any]]) -> list[str]:
+    """A sample (after normalisation) in two intents, or twice in one, is an error naming both intents."""
+    problems = []
+    owners: dict[str, tuple[str, str]] = {}
+    for intent in intents:
+        for sample in intent.get("samples", []):
+            key = conflict_key(sample) if isinstance(sample, str) else ""
+            if not key:
+                continue
+            if key in owners:
+                owner, first = owners[key]
+                same = "" if first == sample else f" (as {first!r})"
+                where = (
+                    f"twice in {owner}"
+                    if owner == intent.get("name")
+                    else f"in both {owner}{same} and {intent.get('name')}"
+                )
+                problems.append(f"sample {sample!r} is {where}")
+            else:
+                owners[key] = (intent.get("name", "?"), sample)
+    return problems
+
+
+def grammar_problems(path: Path) -> tuple[list[str], list[str]]:
+    """The committed JSON must be exactly what the locale's grammar builds."""
+    source = grammar_path(Path(path).parent, Path(path).stem)
+    if not source.is_file():
+        return [], [f"no grammar at {source}: the JSON is checked on its own"]
+    try:
+        built = build_model_text(source)
+    except (OSError, GrammarError) as error:
+        return [f"the grammar {source} cannot be built: {error}"], []
+    if Path(path).read_text(encoding="utf-8") != built:
+        return [f"{path} is not what {source} builds: run `letdown model build`"], []
+    return [], []
 
 
 # --- the model against the code -------------------------------------------------------------------------
@@ -282,7 +384,7 @@ def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[st
     return problems, notes, {"handlers": len(handlers), "declared_intents": len(declared)}
 
 
-def check_model(path: Path, *, with_code: bool = True) -> CheckReport:
+def check_model(path: Path, *, with_code: bool = True, with_grammar: bool = True) -> CheckReport:
     report = CheckReport()
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -292,6 +394,10 @@ def check_model(path: Path, *, with_code: bool = True) -> CheckReport:
     problems, summary = model_problems(document)
     report.problems.extend(problems)
     report.summary.update(summary)
+    if with_grammar:
+        grammar, notes = grammar_problems(path)
+        report.problems.extend(grammar)
+        report.notes.extend(notes)
     if with_code and summary:
         code, notes, code_summary = code_problems(document, Path(path).parent)
         report.problems.extend(code)
@@ -325,3 +431,4 @@ def add_model_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--model-only", action="store_true", help="skip the code check (no skill is built)")
     check.set_defaults(run=run_model_check)
+    add_build_parser(model_commands)

@@ -30,6 +30,7 @@ from skill.text import NUMBER_VALUES, spoken_form
 log = logging.getLogger(__name__)
 
 MIN_SCORE = 0.55
+SEARCH_QUERY_TYPE = "AMAZON.SearchQuery"
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
@@ -181,6 +182,8 @@ class Resolver:
 
     def _compile_templates(self) -> Iterable[_Template]:
         for intent in self.model.intents.values():
+            if SEARCH_QUERY_TYPE in intent.slots.values():
+                continue  # a free-text catch-all's carriers ("I feel {query}") would swallow every sentence
             for sample in intent.samples:
                 yield self._template(intent, sample)
             for phrase in BUILT_IN_PHRASES.get(intent.name, ()):

@@ -1,0 +1,147 @@
+"""The interaction-model grammar: template syntax, deterministic expansion, errors that name the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skill.config import DEFAULT_MODEL_DIR
+from skill.interaction_model_grammar import GrammarError, grammar_from_dict, load_grammar
+
+GRAMMAR_PATH = DEFAULT_MODEL_DIR / "grammar" / "en-US.yaml"
+
+
+def grammar(samples: list[str], phrases: dict[str, list[str]] | None = None, **extra: Any) -> dict[str, Any]:
+    slots = extra.pop("slots", {})
+    return {
+        "invocation_name": "let down helper",
+        "phrases": phrases or {},
+        "intents": {"TestIntent": {"slots": slots, "samples": samples}},
+        **extra,
+    }
+
+
+def samples_of(document: dict[str, Any]) -> tuple[str, ...]:
+    return grammar_from_dict(document).samples()["TestIntent"]
+
+
+def test_alternatives_optionals_and_phrase_lists_expand_to_sorted_unique_samples() -> None:
+    document = grammar(
+        ["[please] help my <milk> (let down|flow)", "help my milk flow"],
+        {"milk": ["milk", "letdown", "let down"]},
+    )
+    assert samples_of(document) == (
+        "help my let down flow",
+        "help my let down let down",
+        "help my letdown flow",
+        "help my letdown let down",
+        "help my milk flow",
+        "help my milk let down",
+        "please help my let down flow",
+        "please help my let down let down",
+        "please help my letdown flow",
+        "please help my letdown let down",
+        "please help my milk flow",
+        "please help my milk let down",
+    )
+
+
+def test_slots_stay_as_ask_slot_references() -> None:
+    document = grammar(["give me a (tip|hint) about {topic}"], slots={"topic": "TipTopic"})
+    assert samples_of(document) == ("give me a hint about {topic}", "give me a tip about {topic}")
+
+
+def test_phrase_lists_may_use_templates_and_other_lists() -> None:
+    parsed = grammar_from_dict(
+        grammar(["<my_milk>"], {"milk": ["milk", "let-down"], "my_milk": ["(my|the) <milk>", "[my] boob"]})
+    )
+    assert parsed.phrase_lists["my_milk"] == ("boob", "my boob", "my let-down", "my milk", "the let-down", "the milk")
+    assert parsed.phrase_lists["milk"] == ("let-down", "milk")
+
+
+def test_expansion_is_deterministic_whatever_the_template_order() -> None:
+    forward = grammar(["(a|b) [c] d", "e (f|g)"])
+    backward = grammar(["e (g|f)", "(b|a) [c] d"])
+    assert samples_of(forward) == samples_of(backward)
+    assert grammar_from_dict(forward).expand() == grammar_from_dict(forward).expand()
+
+
+def test_a_template_above_the_cap_keeps_its_core_forms_and_an_even_spread() -> None:
+    letters = "|".join("abcdefghij")
+    document = grammar([f"[please] ({letters}) ({letters})"], template_cap=10)
+    capped = samples_of(document)
+    assert len(capped) == 10
+    # the five shortest (no "please"), then every 39th of the other 195 in sorted order
+    assert capped == ("a a", "a b", "a c", "a d", "a e", "a f", "e e", "i d", "please c c", "please g b")
+    assert samples_of(document) == capped
+
+
+def test_expand_writes_an_ask_interaction_model() -> None:
+    document = grammar(["play {track}"], slots={"track": "TrackName"}, fallback_sensitivity="LOW")
+    document["slot_types"] = {"TrackName": [{"id": "wave", "value": "ride the wave", "synonyms": ["the wave"]}]}
+    document["intents"]["AMAZON.StopIntent"] = {}
+    language = grammar_from_dict(document).expand()["interactionModel"]["languageModel"]
+    assert language["invocationName"] == "let down helper"
+    assert language["modelConfiguration"] == {"fallbackIntentSensitivity": {"level": "LOW"}}
+    assert language["intents"] == [
+        {"name": "TestIntent", "slots": [{"name": "track", "type": "TrackName"}], "samples": ["play {track}"]},
+        {"name": "AMAZON.StopIntent", "samples": []},
+    ]
+    assert language["types"] == [
+        {"name": "TrackName", "values": [{"id": "wave", "name": {"value": "ride the wave", "synonyms": ["the wave"]}}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("template", "complaint"),
+    [
+        ("help (my|the milk", "cannot parse"),
+        ("help [my milk", "cannot parse"),
+        ("help my milk)", "cannot parse"),
+        ("help my {slot", "cannot parse"),
+        ("help my <unknown>", "Missing expansion rule <unknown>"),
+        ("help my {minutes}", "undeclared slot {minutes}"),
+        ("help; my milk", "reserves"),
+    ],
+)
+def test_a_broken_template_is_an_error_naming_the_intent(template: str, complaint: str) -> None:
+    with pytest.raises(GrammarError, match="TestIntent") as raised:
+        grammar_from_dict(grammar([template])).samples()
+    assert complaint in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("document", "complaint"),
+    [
+        ([], "a grammar is a mapping"),
+        ({"intents": {}}, "invocation_name is missing"),
+        (grammar(["a"], template_cap=0), "template_cap"),
+        (grammar(["a"], {"milk": "milk"}), "phrase list milk"),
+        (grammar(["a"], {"loop": ["<loop> again"]}), "refers to itself"),
+        ({**grammar(["a"]), "slot_types": {"T": [{"id": "x"}]}}, "needs a 'value'"),
+        ({**grammar(["a"]), "intents": {"X": {"samples": "not a list"}}}, "X must be a list"),
+    ],
+)
+def test_a_broken_grammar_is_an_error(document: Any, complaint: str) -> None:
+    with pytest.raises(GrammarError, match=complaint):
+        grammar_from_dict(document).samples()
+
+
+def test_load_grammar_reports_yaml_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "en-US.yaml"
+    broken.write_text("intents: [unclosed\n", encoding="utf-8")
+    with pytest.raises(GrammarError, match="not YAML"):
+        load_grammar(broken)
+
+
+def test_the_en_us_grammar_loads_with_its_shared_phrase_lists() -> None:
+    parsed = load_grammar(GRAMMAR_PATH)
+    assert parsed.invocation_name == "let down helper"
+    assert {"let-down", "letdown", "let down"} <= set(parsed.phrase_lists["letdown"])
+    assert {"boob", "breast", "nipple"} <= set(parsed.phrase_lists["breast"])
+    assert {"boob", "breast", "side"} <= set(parsed.phrase_lists["one_breast"])
+    samples = parsed.samples()
+    assert "help my letdown" in samples["LetDownIntent"]
+    assert "not flowing" in samples["LetDownIntent"]
