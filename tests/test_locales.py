@@ -6,10 +6,13 @@ lines and looks for every other locale's numbers in every message the locale can
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from skill.config import DEFAULT_MODEL_DIR
+from skill.interaction_model_grammar import load_grammar, read_grammar_document
 from skill.speech.content import (
     HELPLINE_PREFIX,
     NEUTRAL,
@@ -19,6 +22,10 @@ from skill.speech.content import (
     plain_text,
     ssml_problems,
 )
+from skill.tools.model_build import grammar_path
+from skill.tools.model_check import check_model, invocation_name_problems
+from skill.tools.packaging import write_package
+from skill.tools.resolver import Resolver
 from tests.support.alexa import AlexaClient
 
 LOCALES = ("en-US", "en-GB", "en-CA", "en-AU", "en-IN", "es-US")
@@ -247,3 +254,95 @@ def test_each_locale_answers_its_safety_routes_over_http(alexa: AlexaClient, lib
             assert not numbers_in(ssml) & foreign, (locale, intent)
         alexa.session = None
         assert plain_text(spoken(alexa.launch())) in {plain_text(v) for v in content.variants("launch.first")}
+
+
+# --- interaction models and the ASK package -------------------------------------------------------------------
+
+
+def model_document(locale: str) -> dict:
+    return json.loads((DEFAULT_MODEL_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+def intent_samples(locale: str) -> dict[str, list[str]]:
+    return {
+        i["name"]: i.get("samples", []) for i in model_document(locale)["interactionModel"]["languageModel"]["intents"]
+    }
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_model_check_passes_with_conflicts_and_code(locale: str) -> None:
+    report = check_model(DEFAULT_MODEL_DIR / f"{locale}.json")
+    assert report.ok, report.problems
+    assert report.summary["samples"] > 1000
+
+
+@pytest.mark.parametrize("locale", [locale for locale in LOCALES if locale != "en-US"])
+def test_generated_samples_resolve_to_their_own_intent(library: ContentLibrary, locale: str) -> None:
+    """es-US: every sample. English locales: every sample of their own (not in en-US), and every 100th shared one
+    (en-US's own samples are resolved in test_model)."""
+    resolver = Resolver.from_model(DEFAULT_MODEL_DIR / f"{locale}.json", library.locale(locale))
+    shared = {s for samples in intent_samples("en-US").values() for s in samples} if locale != "es-US" else set()
+    failures, checked = [], 0
+    for intent, samples in intent_samples(locale).items():
+        literal = [s for s in samples if "{" not in s]
+        chosen = [s for s in literal if s not in shared] + [s for s in literal if s in shared][::100]
+        for sample in chosen:
+            checked += 1
+            got = resolver.resolve(sample).intent
+            if got != intent:
+                failures.append(f"{sample!r}: {got}, expected {intent}")
+    assert checked > 100
+    assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [("en-GB", ("nappies", "wee", "telly", "boob", "breast")), ("en-AU", ("bub", "wee", "telly", "boob", "breast")),
+     ("en-CA", ("boob", "breast")), ("en-IN", ("boob", "breast")), ("en-US", ("boob", "breast")),
+     ("es-US", ("pecho", "chichis", "pañal"))],
+)  # fmt: skip
+def test_models_speak_the_locales_words(locale: str, words: tuple[str, ...]) -> None:
+    text = " ".join(s for samples in intent_samples(locale).values() for s in samples).lower().split()
+    for word in words:
+        assert any(token.startswith(word) for token in text), (locale, word)
+
+
+def test_english_grammars_extend_en_us_and_spanish_stands_alone() -> None:
+    us_document = read_grammar_document(grammar_path(DEFAULT_MODEL_DIR, "en-US"))
+    us = {s for samples in intent_samples("en-US").values() for s in samples}
+    for locale in ("en-GB", "en-CA", "en-AU", "en-IN"):
+        document = read_grammar_document(grammar_path(DEFAULT_MODEL_DIR, locale))
+        for intent, body in us_document["intents"].items():  # every en-US template, plus the locale's own
+            assert set((body or {}).get("samples", [])) <= set(document["intents"][intent].get("samples", [])), intent
+        for name, phrases in us_document["phrases"].items():
+            assert set(phrases) <= set(document["phrases"][name]), (locale, name)
+        assert load_grammar(grammar_path(DEFAULT_MODEL_DIR, locale)).invocation_name == "let down helper"
+    spanish = model_document("es-US")["interactionModel"]["languageModel"]
+    assert spanish["invocationName"] == "ayuda de bajada de leche"
+    assert invocation_name_problems(spanish["invocationName"]) == []
+    assert not us & {s for samples in intent_samples("es-US").values() for s in samples}
+
+
+def test_spanish_launch_words_are_refused_in_an_invocation_name() -> None:
+    assert invocation_name_problems("abre ayuda de leche")
+    assert invocation_name_problems("Ayuda De Leche")
+
+
+def test_ask_package_holds_all_six_locales(tmp_path, library: ContentLibrary) -> None:
+    result = write_package("https://example.test/alexa", tmp_path)
+    manifest = json.loads((tmp_path / "skill-package" / "skill.json").read_text(encoding="utf-8"))["manifest"]
+    cards = manifest["publishingInformation"]["locales"]
+    assert set(cards) == set(LOCALES)
+    assert set(manifest["publishingInformation"]["distributionCountries"]) == {"US", "GB", "CA", "AU", "IN"}
+    disclaimers = {"en": "not a substitute for professional medical advice", "es": "No sustituye el consejo"}
+    all_numbers = {locale: helpline_numbers(library, locale) for locale in LOCALES}
+    for locale, card in cards.items():
+        model_file = tmp_path / "skill-package" / "interactionModels" / "custom" / f"{locale}.json"
+        assert model_file in result.files
+        assert model_file.read_bytes() == (DEFAULT_MODEL_DIR / f"{locale}.json").read_bytes()
+        assert disclaimers[locale[:2]] in card["description"], locale
+        assert len(card["examplePhrases"]) == 3 and card["summary"] and card["name"]
+        foreign = set().union(*all_numbers.values()) - all_numbers[locale]
+        spoken = {re.sub(r"\D", "", n) for n in _NUMBER.findall(card["description"])}
+        assert spoken, locale
+        assert not spoken & foreign, (locale, spoken & foreign)

@@ -34,7 +34,10 @@ SEARCH_QUERY_TYPE = "AMAZON.SearchQuery"
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
-LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run")
+LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run",
+                "abre", "pide", "pídele", "pregunta", "pregúntale", "dile", "inicia", "empieza")  # fmt: skip
+# Spanish puts "a" between the verb and the name: "pide a ayuda de bajada de leche un consejo".
+LAUNCH_CONNECTORS = ("a",)
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
@@ -166,11 +169,12 @@ class Resolver:
         if words[:1] == ["alexa"]:
             words = words[1:]
         invocation = spoken_form(self.model.invocation_name).split()
-        for start in (0, 1):
+        for start in (0, 1, 2):
             if (
                 invocation
                 and words[start : start + len(invocation)] == invocation
                 and (start == 0 or words[0] in LAUNCH_WORDS)
+                and all(word in LAUNCH_CONNECTORS for word in words[1:start])
             ):
                 rest = words[start + len(invocation) :]
                 if rest[:1] and rest[0] in LINK_WORDS:  # "ask let down helper to" alone opens the skill
