@@ -7,9 +7,14 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from gunicorn.app.base import BaseApplication
+
+from skill.app import create_app
 from skill.audio_build.cli import add_parser as add_audio_parser
 from skill.config import Config, ConfigError
+from skill.storage import open_store
 from skill.tools.chat import add_chat_parser
 from skill.tools.model_check import add_model_parser
 from skill.tools.packaging import add_package_parser
@@ -21,10 +26,6 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from gunicorn.app.base import BaseApplication
-
-    from skill.app import create_app
-
     config = Config.from_env()
 
     class LetdownServer(BaseApplication):
@@ -36,7 +37,7 @@ def run_serve(args: argparse.Namespace) -> int:
             self.cfg.set("timeout", 30)
             self.cfg.set("graceful_timeout", 10)
 
-        def load(self):  # type: ignore[no-untyped-def]
+        def load(self) -> Any:  # Flask types its WSGI environ as dict, gunicorn's stub as MutableMapping
             return create_app(config)
 
     LetdownServer().run()
@@ -53,8 +54,6 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_storage_purge(args: argparse.Namespace) -> int:
-    from skill.storage import open_store
-
     store = open_store(Config.from_env().database_url)
     try:
         deleted = store.purge_inactive(dt.timedelta(days=args.older_than_days))

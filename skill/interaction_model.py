@@ -22,6 +22,15 @@ log = logging.getLogger(__name__)
 LAUNCH = "LaunchRequest"
 FALLBACK_INTENT = "AMAZON.FallbackIntent"
 DURATION_TYPE = "AMAZON.DURATION"
+# Alexa's launch phrases ("ask/open/start … <invocation name>"): they may precede the invocation name in an
+# utterance, and an invocation name may not contain them.
+# The Spanish ones ("Alexa, abre / pide a / pregunta a / dile a …") are our own list of the Spanish
+# equivalents of the English words, not copied from an Amazon table.
+LAUNCH_WORDS = frozenset(
+    {"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use",
+     "abre", "abrir", "pide", "pídele", "pregunta", "pregúntale", "dile", "inicia", "iniciar", "empieza",
+     "comienza", "lanza", "habilita", "activa", "ejecuta", "usa"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ class ModelCatalog:
         return tuple(self._models.values())
 
     def for_locale(self, locale: str | None) -> InteractionModel | None:
-        if locale in self._models:
+        if locale is not None and locale in self._models:
             return self._models[locale]
         language = (locale or "").split("-")[0]
         same_language = [name for name in sorted(self._models) if name.split("-")[0] == language]

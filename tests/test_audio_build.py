@@ -28,7 +28,7 @@ from skill.audio_build.beds import synthesize_bed
 from skill.audio_build.build import BuildOptions, BuildReport, build
 from skill.audio_build.catalog import BreathPattern, CatalogError, PiperSettings, load_catalog
 from skill.audio_build.encode import SAMPLE_RATE, band_limit
-from skill.audio_build.loudness import normalise
+from skill.audio_build.loudness import normalise_loudness
 from skill.audio_build.mix import render_track
 from skill.audio_build.tts import EngineUnavailable, GttsEngine, PiperEngine, make_engine, resolve_engine_name
 from tests.support.audio import check_alexa_mp3
@@ -197,7 +197,7 @@ def seam_is_smooth(programme: np.ndarray) -> bool:
 
 def test_a_looping_track_joins_seamlessly(tiny_catalog: Path) -> None:
     track = load_catalog(tiny_catalog).select(["tiny-loop"])[0]
-    programme = normalise(band_limit(render_track(track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
+    programme = normalise_loudness(band_limit(render_track(track, {}, SAMPLE_RATE)), SAMPLE_RATE, circular=True)
     assert seam_is_smooth(programme)
     # The check notices a seam that does not join: the same audio cut short at an arbitrary point.
     assert not seam_is_smooth(programme[: -SAMPLE_RATE // 7])

@@ -17,7 +17,7 @@ from flask import Flask
 
 from skill.app import create_app
 from skill.config import DEFAULT_AUDIO_DIR, Config
-from skill.playback.catalog import PLAY_ORDER, TrackCatalog, parse_token
+from skill.playback.catalog import PLAY_ORDER, TrackCatalog, track_id_from_token
 from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient
 from tests.support.audio import fake_mp3, shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
@@ -220,7 +220,7 @@ def test_cdn_base_url_from_the_environment_reaches_the_play_directive(
         answer = AlexaClient(base_url=base_url, pki=pki).intent("LetDownIntent")
     stream = answer["response"]["directives"][0]["audioItem"]["stream"]
     assert stream["url"].startswith("https://cdn.example.test/a/letdown-visualisation.mp3?v=")
-    assert parse_token(stream["token"]) == "letdown-visualisation"
+    assert track_id_from_token(stream["token"]) == "letdown-visualisation"
 
 
 def test_start_up_warns_when_the_public_url_is_not_https(

@@ -18,7 +18,7 @@ from flask import Flask
 
 from skill.app import create_app
 from skill.config import Config
-from skill.playback.catalog import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, parse_duration, parse_token
+from skill.playback.catalog import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, iso_duration_seconds, track_id_from_token
 from skill.speech.content import parse_ssml, plain_text, ssml_problems, tag_name
 from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient, intent_request, resolved_slot
 from tests.support.audio import shared_service_env, write_fake_audio_dir
@@ -88,7 +88,7 @@ def assert_play(
     stream = play["audioItem"]["stream"]
     assert stream["offsetInMilliseconds"] == offset_ms
     assert len(stream["token"]) <= MAX_TOKEN_CHARS
-    assert parse_token(stream["token"]) == track_id
+    assert track_id_from_token(stream["token"]) == track_id
     track = catalog.get(track_id)
     assert track is not None
     assert stream["url"] == f"{TEST_PUBLIC_URL}/audio/{track_id}.mp3?v={track.version}"
@@ -530,7 +530,7 @@ def test_tracks_not_yet_built_get_spoken_alternatives(
         echo.session = None
         breathing = echo.intent("BreathingIntent", duration="PT10M")  # the nearest length that is built
         if audio_player:
-            assert parse_token(directives(breathing)[0]["audioItem"]["stream"]["token"]) == "breathing-2m"
+            assert track_id_from_token(directives(breathing)[0]["audioItem"]["stream"]["token"]) == "breathing-2m"
         else:
             assert "breathing-2m.mp3" in breathing["response"]["outputSpeech"]["ssml"]
 
@@ -564,14 +564,14 @@ def test_resume_on_a_speaker_has_nothing_to_resume(speaker_only: AlexaClient) ->
     ],
 )
 def test_parse_duration(value: str | None, seconds: float | None) -> None:
-    assert parse_duration(value) == seconds
+    assert iso_duration_seconds(value) == seconds
 
 
 def test_tokens_name_their_track_and_foreign_tokens_are_refused(catalog: TrackCatalog) -> None:
     from skill.playback.catalog import make_token
 
     token = make_token("breathing-2m")
-    assert parse_token(token) == "breathing-2m" and len(token) <= MAX_TOKEN_CHARS
+    assert track_id_from_token(token) == "breathing-2m" and len(token) <= MAX_TOKEN_CHARS
     assert make_token("breathing-2m") != token
     for foreign in (
         None,
@@ -583,4 +583,4 @@ def test_tokens_name_their_track_and_foreign_tokens_are_refused(catalog: TrackCa
         "x" * 2000,
         token + "x" * 1024,
     ):
-        assert parse_token(foreign) is None
+        assert track_id_from_token(foreign) is None

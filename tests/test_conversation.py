@@ -357,6 +357,7 @@ def test_stop_handler_stops_a_playing_device() -> None:
     from ask_sdk_model import RequestEnvelope
 
     from skill.alexa.deps import SkillDeps
+    from skill.alexa.interceptors import LocaleContentInterceptor
     from skill.config import Config
 
     class NoStore:  # persistence is not under test here: an unreachable database reads as empty
@@ -369,7 +370,9 @@ def test_stop_handler_stops_a_playing_device() -> None:
         request_envelope=request_envelope,
         attributes_manager=AttributesManager(request_envelope=request_envelope, persistence_adapter=NoStore()),
     )
-    handler = StopHandler(SkillDeps.load(Config.from_env({})))
+    deps = SkillDeps.load(Config.from_env({}))
+    LocaleContentInterceptor(deps).process(handler_input)  # as the skill runs it before every handler
+    handler = StopHandler(deps)
     assert handler.can_handle(handler_input)
     response = handler.handle(handler_input)
     assert [directive.object_type for directive in response.directives] == ["AudioPlayer.Stop"]

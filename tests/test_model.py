@@ -30,7 +30,7 @@ from skill.tools.model_check import (
     invocation_name_problems,
     model_problems,
 )
-from skill.tools.resolver import Resolver, parse_duration
+from skill.tools.resolver import Resolver, spoken_duration_iso
 from tests.support.server import REPO_ROOT
 
 MODEL_PATH = DEFAULT_MODEL_DIR / "en-US.json"
@@ -274,7 +274,7 @@ def test_resolver_slots(resolver: Resolver) -> None:
     ],
 )
 def test_durations(spoken: str, iso: str | None) -> None:
-    assert parse_duration(spoken) == iso
+    assert spoken_duration_iso(spoken) == iso
 
 
 def test_resolver_is_pure(resolver: Resolver) -> None:

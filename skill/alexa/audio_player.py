@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,18 +32,13 @@ from ask_sdk_model.interfaces.audioplayer import (
 )
 
 from skill.alexa.deps import SkillDeps
+from skill.alexa.interceptors import locale_content
 from skill.alexa.slots import resolved_slot_id, slot
-from skill.playback.catalog import Track, make_token, parse_duration
-from skill.speech.render import (
-    LAST_OFFER,
-    choose_reprompt,
-    content_for,
-    remember,
-    session_attributes,
-    speak,
-    whisper_preferred,
-    whispered,
-)
+from skill.playback.catalog import Track, iso_duration_seconds, make_token
+from skill.speech.offers import Offer
+from skill.speech.render import speak, speak_with_audio
+from skill.storage import keys
+from skill.storage.keys import CURRENT_ACTIVITIES, SOUNDING_ACTIVITIES, Activity
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +47,7 @@ SSML_AUDIO_MAX_S = 240
 LETDOWN_TRACK = "letdown-visualisation"
 LETDOWN_INTRO = "letdown.routine"
 LETDOWN_SPOKEN = "letdown.routine_spoken"
-NEXT_TIP_OFFER = "offer.next_tip"
-
-PLAYING, PAUSED, STOPPED, FINISHED = "PLAYING", "PAUSED", "STOPPED", "FINISHED"
-# Device player states (context.AudioPlayer.playerActivity) in which a track of ours is "current".
-CURRENT_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN", "PAUSED", "STOPPED"})
-SOUNDING_ACTIVITIES = frozenset({"PLAYING", "BUFFER_UNDERRUN"})
+NEXT_TIP_OFFER = Offer.NEXT_TIP.message_id
 
 
 @dataclass(frozen=True)
@@ -100,11 +91,16 @@ def context_position(handler_input: HandlerInput, deps: SkillDeps) -> Position |
 def stored_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
     """The stored track and offset to resume; None when nothing is stored or the track finished."""
     stored = persistent(handler_input)
-    token = stored.get("track_token")
+    token = stored.get(keys.TRACK_TOKEN)
     track = deps.tracks.track_for_token(token)
-    if track is None or not track.playable or stored.get("playback_activity") == FINISHED:
+    if (
+        track is None
+        or not isinstance(token, str)
+        or not track.playable
+        or stored.get(keys.PLAYBACK_ACTIVITY) == Activity.FINISHED
+    ):
         return None
-    return Position(track, token, clamp_offset(track, stored.get("track_offset_ms")))
+    return Position(track, token, clamp_offset(track, stored.get(keys.TRACK_OFFSET_MS)))
 
 
 def current_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | None:
@@ -134,11 +130,11 @@ def persistent(handler_input: HandlerInput) -> dict[str, Any]:
     return handler_input.attributes_manager.persistent_attributes
 
 
-def record(handler_input: HandlerInput, **changes: Any) -> None:
+def record(handler_input: HandlerInput, changes: Mapping[str, Any]) -> None:
     """Store only the playback keys this request knows about (the store writes just what changed)."""
     attributes = persistent(handler_input)
     attributes.update(changes)
-    attributes["playback_updated_ms"] = int(time.time() * 1000)
+    attributes[keys.PLAYBACK_UPDATED_MS] = int(time.time() * 1000)
     handler_input.attributes_manager.save_persistent_attributes()
 
 
@@ -180,7 +176,7 @@ def play(handler_input: HandlerInput, deps: SkillDeps, position: Position) -> Re
     builder = handler_input.response_builder
     builder.add_directive(play_directive(deps, position.track, position.token, position.offset_ms))
     end_session_if_any(handler_input)
-    record(handler_input, track_token=position.token, track_offset_ms=position.offset_ms)
+    record(handler_input, {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms})
     return builder
 
 
@@ -188,7 +184,7 @@ def play_from_start(handler_input: HandlerInput, deps: SkillDeps, track: Track) 
     return play(handler_input, deps, Position(track, make_token(track.id), 0))
 
 
-def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Response:
+def stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> Response:
     """AudioPlayer.Stop, remembering where the device says it was; ends the session without speech."""
     builder = handler_input.response_builder
     if supports_audio_player(handler_input):
@@ -198,20 +194,18 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> Respons
     return builder.response
 
 
-def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: str) -> None:
+def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> None:
     position = context_position(handler_input, deps)
     if position is not None:
         record_position(handler_input, position, activity)
-    elif persistent(handler_input).get("playback_activity") == PLAYING:
-        record(handler_input, playback_activity=activity)
+    elif persistent(handler_input).get(keys.PLAYBACK_ACTIVITY) == Activity.PLAYING:
+        record(handler_input, {keys.PLAYBACK_ACTIVITY: activity})
 
 
-def record_position(handler_input: HandlerInput, position: Position, activity: str) -> None:
+def record_position(handler_input: HandlerInput, position: Position, activity: Activity) -> None:
     record(
         handler_input,
-        track_token=position.token,
-        track_offset_ms=position.offset_ms,
-        playback_activity=activity,
+        {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms, keys.PLAYBACK_ACTIVITY: activity},
     )
 
 
@@ -224,9 +218,9 @@ def start_track_response(
     """A short spoken intro, then the track: AudioPlayer.Play, SSML <audio>, or a spoken alternative."""
     track = deps.tracks.playable(track_id)
     if track is not None and supports_audio_player(handler_input):
-        content = content_for(handler_input, deps)
+        content = locale_content(handler_input)
         if content.has(intro_message_id):
-            speak(handler_input, deps, intro_message_id, end_session=True)
+            speak(handler_input, content, intro_message_id, end_session=True)
         return play_from_start(handler_input, deps, track).response
     if track is not None and fits_in_ssml(deps, track):
         return ssml_audio_response(handler_input, deps, track, intro_message_id)
@@ -239,39 +233,23 @@ def fits_in_ssml(deps: SkillDeps, track: Track) -> bool:
 
 def ssml_audio_response(handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str) -> Response:
     """Intro, the track in an SSML <audio> tag, then the offer of another tip (session stays open)."""
-    content = content_for(handler_input, deps)
-    intro = content.pick(intro_message_id) if content.has(intro_message_id) else ""
-    offer = content.pick(NEXT_TIP_OFFER)
-    reprompt = choose_reprompt(content, intro_message_id, "text", NEXT_TIP_OFFER, None) or ""
-    audio = f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>'
-    remember(handler_input, intro_message_id, "text", NEXT_TIP_OFFER, join_speech(intro, audio, offer), reprompt)
-    if whisper_preferred(handler_input):
-        # Whisper the words only: the effect is for Alexa's voice, not for the recorded track.
-        intro, offer, reprompt = (whispered(part) if part else part for part in (intro, offer, reprompt))
-    builder = handler_input.response_builder
-    builder.speak(join_speech(intro, audio, offer)).ask(reprompt)
-    builder.set_should_end_session(False)
-    return builder.response
-
-
-def join_speech(*parts: str) -> str:
-    return " ".join(part for part in parts if part)
+    url = deps.tracks.stream_url(track.id)
+    return speak_with_audio(
+        handler_input, locale_content(handler_input), intro_message_id, url, then=NEXT_TIP_OFFER
+    ).response
 
 
 def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: str) -> Response:
     """What a device that cannot play the track hears instead."""
     if track_id == LETDOWN_TRACK:
-        return speak(handler_input, deps, LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
+        return speak(handler_input, locale_content(handler_input), LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
     if deps.tracks.playable(track_id) is None:
-        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+        return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     # The message asks whether a short breathing exercise would do instead: Yes answers that offer.
-    builder = speak(handler_input, deps, "track.too_long_for_device", reprompt="offer.breathing")
-    session_attributes(handler_input)[LAST_OFFER] = "breathing"
-    return builder.response
-
-
-def escape_attribute(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    content = locale_content(handler_input)
+    return speak(
+        handler_input, content, "track.too_long_for_device", reprompt=Offer.BREATHING.message_id, offer=Offer.BREATHING
+    ).response
 
 
 def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -279,10 +257,10 @@ def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    duration = parse_duration(getattr(slot(handler_input, "duration"), "value", None))
+    duration = iso_duration_seconds(getattr(slot(handler_input, "duration"), "value", None))
     track = deps.tracks.nearest_breathing(duration)
     if track is None:
-        return speak(handler_input, deps, "error.generic", reprompt="error.reprompt").response
+        return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -290,7 +268,7 @@ def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Respons
     spoken = slot(handler_input, "track")
     track = deps.tracks.get(resolved_slot_id(spoken)) or deps.tracks.find_by_name(getattr(spoken, "value", None))
     if track is None:
-        return speak(handler_input, deps, "track.unknown").response
+        return speak(handler_input, locale_content(handler_input), "track.unknown").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -302,24 +280,24 @@ def intro_id(track_id: str) -> str:
 
 
 def pause_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, PAUSED)
+    return stop(handler_input, deps, Activity.PAUSED)
 
 
 def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, STOPPED)
+    return stop(handler_input, deps, Activity.STOPPED)
 
 
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = resume_position(handler_input, deps)
     if position is None or not supports_audio_player(handler_input):
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play(handler_input, deps, position).response
 
 
 def start_over_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = current_position(handler_input, deps)
     if position is None:
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play_from_start(handler_input, deps, position.track).response
 
 
@@ -327,7 +305,7 @@ def skip_response(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Re
     """Next (+1) or Previous (-1) in the play order, from the current track, with the new track's intro."""
     track = adjacent_track(handler_input, deps, step)
     if track is None:
-        return speak(handler_input, deps, "audio.nothing_to_resume").response
+        return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
 
 
@@ -339,7 +317,7 @@ def adjacent_track(handler_input: HandlerInput, deps: SkillDeps, step: int) -> T
 
 def not_available_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     """Loop and Shuffle: a short spoken no; whatever is playing carries on."""
-    return speak(handler_input, deps, "audio.not_available", end_session=True).response
+    return speak(handler_input, locale_content(handler_input), "audio.not_available", end_session=True).response
 
 
 def track_is_current(handler_input: HandlerInput, deps: SkillDeps) -> bool:
@@ -355,37 +333,40 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
     request = handler_input.request_envelope.request
     token = getattr(request, "token", None)
     track = deps.tracks.track_for_token(token)
-    if track is None:
+    if track is None or not isinstance(token, str):
         return None
     return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
 
 
 def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
-    stored = persistent(handler_input).get("track_token")
+    stored = persistent(handler_input).get(keys.TRACK_TOKEN)
     return stored is None or stored == token
 
 
 def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None:
-        record_position(handler_input, position, PLAYING)
+        record_position(handler_input, position, Activity.PLAYING)
     return handler_input.response_builder.response
 
 
 def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None and is_stored_stream(handler_input, position.token):
-        changes: dict[str, Any] = {"track_token": position.token, "track_offset_ms": position.offset_ms}
-        if persistent(handler_input).get("playback_activity") not in (PAUSED, STOPPED):
-            changes["playback_activity"] = STOPPED  # stopped by something other than our Pause/Stop
-        record(handler_input, **changes)
+        changes: dict[str, Any] = {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms}
+        if persistent(handler_input).get(keys.PLAYBACK_ACTIVITY) not in (Activity.PAUSED, Activity.STOPPED):
+            changes[keys.PLAYBACK_ACTIVITY] = Activity.STOPPED  # stopped by something other than our Pause/Stop
+        record(handler_input, changes)
     return handler_input.response_builder.response
 
 
 def on_playback_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None and is_stored_stream(handler_input, position.token):
-        record(handler_input, track_token=position.token, track_offset_ms=0, playback_activity=FINISHED)
+        record(
+            handler_input,
+            {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: 0, keys.PLAYBACK_ACTIVITY: Activity.FINISHED},
+        )
     return handler_input.response_builder.response
 
 
@@ -430,7 +411,7 @@ def on_play_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
 
 
 def on_pause_command(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return stop(handler_input, deps, PAUSED)
+    return stop(handler_input, deps, Activity.PAUSED)
 
 
 def on_skip_command(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Response:

@@ -8,12 +8,14 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_model import Response
 from ask_sdk_model.canfulfill import (
     CanFulfillIntent,
+    CanFulfillIntentRequest,
     CanFulfillIntentValues,
     CanFulfillSlot,
     CanFulfillSlotValues,
     CanUnderstandSlotValues,
 )
 
+from skill.alexa.requests import typed_request
 from skill.alexa.slots import resolved_slot_id
 from skill.interaction_model import DURATION_TYPE, InteractionModel
 
@@ -22,7 +24,7 @@ ISO_DURATION_PREFIX = "P"
 
 def can_fulfill_response(handler_input: HandlerInput, model: InteractionModel | None) -> Response:
     """YES for a custom intent of the model whose every given slot value is understood; NO otherwise."""
-    intent = handler_input.request_envelope.request.intent
+    intent = typed_request(handler_input, CanFulfillIntentRequest).intent
     name = getattr(intent, "name", None)
     builder = handler_input.response_builder
     if model is None or not name or name.startswith("AMAZON.") or name not in model.intents:

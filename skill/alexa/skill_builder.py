@@ -1,4 +1,4 @@
-"""Builds the ask-sdk skill: the ordered request handlers, the persistence adapter, the catch-all error handler."""
+"""Builds the ask-sdk skill: interceptors, the ordered request handlers, the persistence adapter, the error handler."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ask_sdk_core.skill_builder import CustomSkillBuilder
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers import conversation, lifecycle, playback
 from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import LocaleContentInterceptor, RepeatMemoryInterceptor, TurnLogInterceptor
 from skill.storage import AttributeStore
 
 # Dispatch order: the first handler whose `can_handle` is true answers the request.
@@ -66,6 +67,9 @@ REQUEST_HANDLERS: Sequence[type[SkillRequestHandler]] = (
 
 def build_skill(deps: SkillDeps, store: AttributeStore) -> CustomSkill:
     builder = CustomSkillBuilder(persistence_adapter=store)
+    builder.add_global_request_interceptor(LocaleContentInterceptor(deps))
+    builder.add_global_response_interceptor(RepeatMemoryInterceptor())
+    builder.add_global_response_interceptor(TurnLogInterceptor())
     for handler_class in REQUEST_HANDLERS:
         builder.add_request_handler(handler_class(deps))
     builder.add_exception_handler(lifecycle.CatchAllExceptionHandler(deps))

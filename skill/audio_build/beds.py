@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skill.audio_build.catalog import Bed, BreathPattern, Track
+from skill.audio_build.catalog import Bed, BreathPattern, TrackRecipe
 from skill.audio_build.loudness import integrated_loudness
 
 REFERENCE_RMS = 0.1
@@ -34,7 +34,7 @@ def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
 
 
-def synthesize_bed(track: Track, sample_rate: int) -> np.ndarray:
+def synthesize_bed(track: TrackRecipe, sample_rate: int) -> np.ndarray:
     bed = track.bed
     n = round(track.length_s * sample_rate)
     rng = np.random.default_rng(bed.seed)
@@ -143,7 +143,7 @@ def _noise_layer(n: int, sample_rate: int, bed: Bed, rng: np.random.Generator, b
     return layer / np.sqrt(np.mean(layer**2))
 
 
-def _periodic_sine(n: int, sample_rate: int, frequency_hz: float, phase_cycles: float = 0.0) -> np.ndarray:
+def _periodic_sine(n: int, sample_rate: float, frequency_hz: float, phase_cycles: float = 0.0) -> np.ndarray:
     """A sine with a whole number of cycles over n samples (frequency rounded to the nearest such)."""
     cycles = max(1, round(frequency_hz * n / sample_rate))
     return np.sin(np.arange(n) * (2 * np.pi * cycles / n) + 2 * np.pi * phase_cycles)

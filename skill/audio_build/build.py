@@ -19,14 +19,14 @@ import numpy as np
 from tqdm import tqdm
 
 from skill.audio_build.cache import CueCache, SynthesisStats
-from skill.audio_build.catalog import Track, load_catalog
+from skill.audio_build.catalog import TrackRecipe, load_catalog
 from skill.audio_build.encode import SAMPLE_RATE, band_limit, decode_mp3, encode_mp3
 from skill.audio_build.loudness import (
     TARGET_LUFS,
     TRUE_PEAK_CEILING_DBFS,
     TRUE_PEAK_LIMIT_DBFS,
     integrated_loudness,
-    normalise,
+    normalise_loudness,
     true_peak_dbfs,
 )
 from skill.audio_build.mix import render_track
@@ -119,7 +119,9 @@ def build(options: BuildOptions, engine: TtsEngine | None = None) -> BuildReport
     return report
 
 
-def _encode_all(tracks: list[Track], speech: dict[str, np.ndarray], jobs: int) -> Iterator[tuple[Track, EncodedTrack]]:
+def _encode_all(
+    tracks: list[TrackRecipe], speech: dict[str, np.ndarray], jobs: int
+) -> Iterator[tuple[TrackRecipe, EncodedTrack]]:
     """Encodes tracks, longest first, in `jobs` processes (the result does not depend on `jobs`)."""
     ordered = sorted(tracks, key=lambda track: -track.length_s)
     if jobs <= 1 or len(ordered) <= 1:
@@ -134,7 +136,7 @@ def _encode_all(tracks: list[Track], speech: dict[str, np.ndarray], jobs: int) -
             yield futures[future], future.result()
 
 
-def build_key(track: Track, cache: CueCache) -> str:
+def build_key(track: TrackRecipe, cache: CueCache) -> str:
     """A digest of everything a track's MP3 depends on."""
     material = {
         "track": asdict(track),
@@ -163,7 +165,7 @@ def _is_up_to_date(out_dir: Path, entry: dict[str, Any] | None, key: str) -> boo
     return hashlib.sha256(data).hexdigest() == entry.get("sha256")
 
 
-def encode_track(track: Track, speech: dict[str, np.ndarray]) -> EncodedTrack:
+def encode_track(track: TrackRecipe, speech: dict[str, np.ndarray]) -> EncodedTrack:
     """Mixes, normalises and encodes one track, then measures the decoded MP3.
 
     Encoding shifts loudness and peaks a little (48 kbps drops the highest frequencies), so the target and
@@ -173,7 +175,7 @@ def encode_track(track: Track, speech: dict[str, np.ndarray]) -> EncodedTrack:
     target = TARGET_LUFS + EXPECTED_ENCODING_LOSS_LU
     ceiling = FIRST_CEILING_DBFS
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        programme = normalise(mix, SAMPLE_RATE, ceiling, target, circular=track.loop)
+        programme = normalise_loudness(mix, SAMPLE_RATE, ceiling, target, circular=track.loop)
         encode_started = time.perf_counter()
         mp3 = encode_mp3(programme)
         encode_s = time.perf_counter() - encode_started
@@ -191,7 +193,7 @@ def encode_track(track: Track, speech: dict[str, np.ndarray]) -> EncodedTrack:
     )
 
 
-def manifest_entry(track: Track, encoded: EncodedTrack, engine: TtsEngine, key: str) -> dict[str, Any]:
+def manifest_entry(track: TrackRecipe, encoded: EncodedTrack, engine: TtsEngine, key: str) -> dict[str, Any]:
     spoken = bool(track.cues)
     return {
         "file": f"{track.id}.mp3",

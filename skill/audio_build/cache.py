@@ -49,7 +49,7 @@ class CueCache:
         return self.directory / key[:2] / f"{key}.npy"
 
     def speech_for(
-        self, texts: Sequence[str], progress: Callable[[int], None]
+        self, texts: Sequence[str], progress: Callable[[int], object]
     ) -> tuple[dict[str, np.ndarray], SynthesisStats]:
         """PCM for every text: from the cache where present, else synthesized in one batch and stored."""
         unique = list(dict.fromkeys(texts))

@@ -1,4 +1,4 @@
-"""The track catalog (audio/catalog.toml) as typed, validated data.
+"""The track catalog (audio/catalog.toml) as typed, validated build recipes (read by skill.playback.catalog).
 
 Spoken cues are either listed per track (`cues`) or generated from a breathing `pattern`, so a ten-minute
 breathing track stays a few readable lines of TOML.
@@ -7,18 +7,17 @@ breathing track stays a few readable lines of TOML.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skill.playback.catalog import CatalogError, read_catalog_file
+
+__all__ = ["BreathPattern", "Catalog", "CatalogError", "PiperSettings", "TrackRecipe", "load_catalog"]
+
 BED_TYPES = ("breathing", "ambient")
 COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-class CatalogError(ValueError):
-    """The catalog file is malformed or a track breaks a rule."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class Bed:
 
 
 @dataclass(frozen=True)
-class Track:
+class TrackRecipe:
     id: str
     title: str
     subtitle: str
@@ -148,14 +147,14 @@ class PiperSettings:
 
 @dataclass(frozen=True)
 class Catalog:
-    tracks: tuple[Track, ...]
+    tracks: tuple[TrackRecipe, ...]
     piper: PiperSettings = field(default_factory=PiperSettings)
 
     @property
     def ids(self) -> list[str]:
         return [track.id for track in self.tracks]
 
-    def select(self, only: list[str] | None) -> list[Track]:
+    def select(self, only: list[str] | None) -> list[TrackRecipe]:
         if not only:
             return list(self.tracks)
         unknown = sorted(set(only) - set(self.ids))
@@ -165,10 +164,7 @@ class Catalog:
 
 
 def load_catalog(path: Path) -> Catalog:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise CatalogError(f"cannot read catalog {path}: {error}") from error
+    data = read_catalog_file(path)
     _check_keys(data, {"piper", "track"}, "catalog")
     tracks = tuple(_parse_track(entry) for entry in data.get("track", []))
     if not tracks:
@@ -182,7 +178,7 @@ def load_catalog(path: Path) -> Catalog:
     return Catalog(tracks=tracks, piper=PiperSettings(**piper_data))
 
 
-def _parse_track(entry: Mapping[str, Any]) -> Track:
+def _parse_track(entry: Mapping[str, Any]) -> TrackRecipe:
     track_id = str(entry.get("id", "?"))
     where = f"track {track_id!r}"
     allowed = {
@@ -209,7 +205,7 @@ def _parse_track(entry: Mapping[str, Any]) -> Track:
     cues = [_parse_cue(cue, where) for cue in entry.get("cues", [])]
     if pattern is not None:
         cues += pattern.cues()
-    track = Track(
+    track = TrackRecipe(
         id=track_id,
         title=str(entry["title"]),
         subtitle=str(entry["subtitle"]),
@@ -255,7 +251,7 @@ def _parse_cue(data: Mapping[str, Any], where: str) -> Cue:
     return Cue(float(data["at"]), text)
 
 
-def _check_timing(track: Track, where: str) -> None:
+def _check_timing(track: TrackRecipe, where: str) -> None:
     if track.length_s <= 0:
         raise CatalogError(f"{where}: length_s must be positive")
     for cue in track.cues:

@@ -6,6 +6,8 @@ leave room for the overshoot that MP3 encoding adds; the builder measures the de
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pyloudnorm
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
@@ -58,7 +60,7 @@ def limiter_gain(peaks: np.ndarray, sample_rate: int, ceiling_dbfs: float, circu
     if needed.min() >= 1.0:
         return needed
     radius = max(2, round(LIMITER_WINDOW_S * sample_rate / 2))
-    mode = "wrap" if circular else "nearest"
+    mode: Literal["wrap", "nearest"] = "wrap" if circular else "nearest"
     held = minimum_filter1d(needed, size=2 * radius + 1, mode=mode)
     half = radius // 2
     gain = uniform_filter1d(uniform_filter1d(held, 2 * half + 1, mode=mode), 2 * half + 1, mode=mode)
@@ -76,7 +78,7 @@ def limit(samples: np.ndarray, sample_rate: int, ceiling_dbfs: float, circular: 
     return limited
 
 
-def normalise(
+def normalise_loudness(
     samples: np.ndarray,
     sample_rate: int,
     ceiling_dbfs: float = TRUE_PEAK_CEILING_DBFS,

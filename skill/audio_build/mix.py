@@ -9,7 +9,7 @@ import numpy as np
 from scipy.signal import oaconvolve
 
 from skill.audio_build.beds import REFERENCE_RMS, db_to_gain, synthesize_bed
-from skill.audio_build.catalog import CatalogError, Track
+from skill.audio_build.catalog import CatalogError, TrackRecipe
 from skill.audio_build.loudness import limit
 
 CUE_GAP_S = 0.15  # the least silence between two cues
@@ -47,7 +47,7 @@ def level_speech(clip: np.ndarray, sample_rate: int) -> np.ndarray:
     return leveled
 
 
-def place_cues(track: Track, speech: Mapping[str, np.ndarray], sample_rate: int) -> list[Placement]:
+def place_cues(track: TrackRecipe, speech: Mapping[str, np.ndarray], sample_rate: int) -> list[Placement]:
     """Cue positions, checked: no cue runs into the next or into the fade-out."""
     placements = [
         Placement(round(cue.at_s * sample_rate), level_speech(speech[cue.text], sample_rate)) for cue in track.cues
@@ -94,7 +94,7 @@ def apply_fades(samples: np.ndarray, sample_rate: int, fade_in_s: float, fade_ou
     return faded
 
 
-def render_track(track: Track, speech: Mapping[str, np.ndarray], sample_rate: int) -> np.ndarray:
+def render_track(track: TrackRecipe, speech: Mapping[str, np.ndarray], sample_rate: int) -> np.ndarray:
     """The track's programme before loudness processing: bed, ducked under the cues, plus the cues, faded."""
     bed = synthesize_bed(track, sample_rate)
     placements = place_cues(track, speech, sample_rate)

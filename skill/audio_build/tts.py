@@ -31,7 +31,7 @@ PIPER_MODEL_ENV = "LETDOWN_PIPER_MODEL"
 PIPER_VOICE = "en_US-joe-medium"
 GTTS_TIMEOUT_S = (5.0, 30.0)
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 class EngineUnavailable(RuntimeError):

@@ -11,6 +11,7 @@ from typing import Any
 
 from skill.conversation import dmer
 from skill.speech.content import LocaleContent
+from skill.speech.offers import DEFAULT_OFFER_REPROMPT, Offer, open_offer
 from skill.speech.render import HEARD_TIPS, LAST_FORM, LAST_MESSAGE, LAST_OFFER, Reply
 
 # The order "another tip" walks through (seed §4), then the extra pumping-away tip.
@@ -68,12 +69,12 @@ def offer_after(message_id: str, form: str, heard: Sequence[str], content: Local
     if message_id.startswith(UNOFFERED_PREFIXES):
         return None
     if form == "text" and content.has(message_id, "long"):
-        return "offer.more"
+        return Offer.MORE.message_id
     if dmer.follow_on(message_id) is not None:
-        return "offer.more"
+        return Offer.MORE.message_id
     if message_id.startswith(("tip.", "about.")) and next_unheard_tip(heard) is not None:
-        return "offer.next_tip"
-    return "offer.breathing"
+        return Offer.NEXT_TIP.message_id
+    return Offer.BREATHING.message_id
 
 
 def answer(message_id: str, attributes: Mapping[str, Any], content: LocaleContent, form: str = "text") -> Reply:
@@ -97,8 +98,8 @@ def another_tip_reply(attributes: MutableMapping[str, Any], content: LocaleConte
         # tip.all_heard itself asks whether to breathe (or start over).
         return Reply(
             "tip.all_heard",
-            reprompt=None if content.has("tip.all_heard", "reprompt") else "offer.reprompt",
-            offer="breathing",
+            reprompt=None if content.has("tip.all_heard", "reprompt") else DEFAULT_OFFER_REPROMPT,
+            offer=Offer.BREATHING,
         )
     return tip_reply(tip_id, attributes, content)
 
@@ -122,19 +123,18 @@ def more_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> 
     return Reply("more.nothing")
 
 
-def last_offer(attributes: Mapping[str, Any]) -> str | None:
-    offer = attributes.get(LAST_OFFER)
-    return offer if offer in ("next_tip", "more", "breathing") else None
+def last_offer(attributes: Mapping[str, Any]) -> Offer | None:
+    return open_offer(attributes.get(LAST_OFFER))
 
 
 def yes_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> Reply | None:
     """Yes to the last offer; None when the offer was breathing (the audio side answers that)."""
     offer = last_offer(attributes)
-    if offer == "next_tip":
+    if offer is Offer.NEXT_TIP:
         return another_tip_reply(attributes, content)
-    if offer == "more":
+    if offer is Offer.MORE:
         return more_reply(attributes, content)
-    if offer == "breathing":
+    if offer is Offer.BREATHING:
         return None
     return Reply("fallback.main", reprompt="fallback.reprompt")
 

@@ -65,7 +65,7 @@ _FILLER_WORDS = frozenset({"the", "a", "an", "track", "please", "play", "my"})
 
 
 class CatalogError(ValueError):
-    """audio/catalog.toml is missing or malformed: the service cannot describe its tracks."""
+    """audio/catalog.toml is malformed, or a track in it breaks a rule."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class TrackCatalog:
         return f"{base}/{quote(track.file)}?{VERSION_PARAM}={track.version}"
 
     def track_for_token(self, token: Any) -> Track | None:
-        return self.get(parse_token(token))
+        return self.get(track_id_from_token(token))
 
     # ----- choosing tracks ----------------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class TrackCatalog:
 
     def find_by_name(self, spoken: str | None) -> Track | None:
         """Match a spoken track name against ids, titles and interaction-model synonyms."""
-        wanted = normalise_name(spoken)
+        wanted = track_name_key(spoken)
         if not wanted:
             return None
         names = {track.id: track_names(track) for track in self._tracks.values()}
@@ -236,7 +236,7 @@ def make_token(track_id: str) -> str:
     return f"{TOKEN_PREFIX}:{track_id}:{uuid.uuid4().hex[:12]}"
 
 
-def parse_token(token: Any) -> str | None:
+def track_id_from_token(token: Any) -> str | None:
     """The track id inside a token of ours; None for anything else (foreign, oversized, malformed)."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
         return None
@@ -244,7 +244,7 @@ def parse_token(token: Any) -> str | None:
     return match.group("track") if match else None
 
 
-def parse_duration(value: Any) -> float | None:
+def iso_duration_seconds(value: Any) -> float | None:
     """Seconds in an AMAZON.DURATION value (ISO-8601: PT10M, PT90S, PT1H, PT2M30S, P1D); None if unusable."""
     if not isinstance(value, str) or len(value) > 64:
         return None
@@ -255,7 +255,7 @@ def parse_duration(value: Any) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def normalise_name(spoken: str | None) -> str:
+def track_name_key(spoken: str | None) -> str:
     if not isinstance(spoken, str):
         return ""
     words = _NOT_WORDS.sub(" ", spoken.lower()).split()
@@ -263,8 +263,8 @@ def normalise_name(spoken: str | None) -> str:
 
 
 def track_names(track: Track) -> set[str]:
-    names = {normalise_name(track.id), normalise_name(track.title)}
-    names.update(normalise_name(synonym) for synonym in track.synonyms)
+    names = {track_name_key(track.id), track_name_key(track.title)}
+    names.update(track_name_key(synonym) for synonym in track.synonyms)
     names.discard("")
     return names
 
@@ -272,18 +272,24 @@ def track_names(track: Track) -> set[str]:
 # ----- reading the files ----------------------------------------------------------------------------------
 
 
-def read_catalog(path: Path) -> list[Track]:
-    """The `[[track]]` entries of catalog.toml: what serving needs (id, title, subtitle, length, loop)."""
+def read_catalog_file(path: Path) -> dict[str, Any]:
+    """catalog.toml as TOML tables (the one reader of the file: serving and `letdown audio build` use it)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise CatalogError(f"cannot read catalog {path}: {error}") from error
+    entries = data.get("track", [])
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise CatalogError(f"{path}: `track` must be an array of tables ([[track]])")
+    return data
+
+
+def read_catalog(path: Path) -> list[Track]:
+    """The `[[track]]` entries of catalog.toml: what serving needs (id, title, subtitle, length, loop)."""
+    if not path.exists():
         log.warning("no track catalog at %s: no tracks are playable", path)
         return []
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise CatalogError(f"cannot read {path}: {error}") from error
-    entries = data.get("track", [])
-    if not isinstance(entries, list):
-        raise CatalogError(f"{path}: `track` must be an array of tables ([[track]])")
+    entries = read_catalog_file(path).get("track", [])
     tracks = []
     for entry in entries:
         try:

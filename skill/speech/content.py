@@ -233,7 +233,9 @@ class ContentLibrary:
         if language in self._neutral:
             return self._neutral[language]
         base = BASE_LOCALES.get(language)
-        if base in self._locales:  # only content without neutral help lines (test fixtures) gets here
+        if (
+            base is not None and base in self._locales
+        ):  # only content without neutral help lines (test fixtures) gets here
             return self._locales[base]
         english = DEFAULT_LOCALE.split("-")[0]
         return self._neutral.get(english, self._locales[DEFAULT_LOCALE])

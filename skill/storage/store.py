@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 import psycopg
@@ -33,22 +32,10 @@ from ask_sdk_model import RequestEnvelope
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
+from skill.storage.keys import ATTRIBUTE_TYPES, PLAYBACK_ACTIVITY, STORED_ACTIVITIES
+
 log = logging.getLogger(__name__)
 
-PLAYBACK_ACTIVITIES = frozenset({"PLAYING", "PAUSED", "STOPPED", "FINISHED"})
-
-# The only persistent attributes that exist (see CONTRACT.md), with the JSON types their values may have.
-# None is accepted everywhere and means "not set".
-ATTRIBUTE_TYPES: Mapping[str, type] = MappingProxyType(
-    {
-        "track_token": str,
-        "track_offset_ms": int,
-        "playback_activity": str,
-        "playback_updated_ms": int,
-        "whisper": bool,
-        "visits": int,
-    }
-)
 ALLOWED_KEYS = frozenset(ATTRIBUTE_TYPES)
 
 CONNECT_TIMEOUT_S = 2
@@ -135,7 +122,7 @@ def hash_user_id(user_id: str) -> str:
 
 def user_key_of(request_envelope: RequestEnvelope) -> str | None:
     try:
-        user_id = request_envelope.context.system.user.user_id
+        user_id = request_envelope.context.system.user.user_id  # type: ignore[union-attr]
     except AttributeError:
         return None
     if not isinstance(user_id, str) or not user_id:
@@ -159,8 +146,8 @@ def check_value(key: str, value: Any) -> None:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         actual = type(value).__name__
         raise ValueError(f"persistent attribute {key} must be {expected.__name__} or None, not {actual}")
-    if key == "playback_activity" and value not in PLAYBACK_ACTIVITIES:
-        raise ValueError(f"playback_activity must be one of {sorted(PLAYBACK_ACTIVITIES)}, not {value!r}")
+    if key == PLAYBACK_ACTIVITY and value not in STORED_ACTIVITIES:
+        raise ValueError(f"playback_activity must be one of {sorted(map(str, STORED_ACTIVITIES))}, not {value!r}")
 
 
 def canonical_json(value: Any) -> str:
@@ -397,7 +384,7 @@ class AttributeStore(AbstractPersistenceAdapter):
         """Migrate at open; if the database is down, start anyway and migrate on first successful connect."""
         try:
             connection = self._acquire(respect_backoff=False)
-        except (SchemaMigrationError, *self.database_errors) as error:
+        except (SchemaMigrationError, *self.database_errors) as error:  # type: ignore[misc]  # mypy#12347
             log.warning("database not ready at startup (%s): %s", self.describe(), describe_error(error))
             return
         # Not pooled: a gunicorn master that opens the store must not hold a connection its workers inherit.
@@ -601,7 +588,7 @@ class PostgresStore(AttributeStore):
         super().__init__(**options)
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(autocommit=True, **self._params)
+        return psycopg.connect(autocommit=True, **self._params)  # type: ignore[arg-type]  # libpq parameters
 
     def _is_usable(self, connection: psycopg.Connection[Any]) -> bool:
         return not connection.closed and not connection.broken

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from skill.config import Config
+from skill.storage.keys import Activity
 from skill.tools.simulator import (
     USER_KEY_PATTERN,
     DeviceIdentity,
@@ -33,6 +35,7 @@ from skill.tools.simulator import (
     load_resolver,
     new_user_key,
 )
+from skill.web.app import create_app
 
 PROMPT = "you> "
 REPLY = "alexa> "
@@ -75,7 +78,7 @@ class VirtualPlayer:
     title: str | None = None
     started_at: float | None = None  # clock time when offset 0 would have played; None when stopped
     offset_ms: int = 0
-    activity: str = "IDLE"
+    activity: str = Activity.IDLE
     nearly_reported: bool = False
     queue: list[dict[str, Any]] = field(default_factory=list)
     on_event: Callable[[Turn], None] = lambda turn: None
@@ -104,7 +107,7 @@ class VirtualPlayer:
             finished_at = self.started_at + duration if self.started_at is not None else self.clock()
             self.offset_ms = int(duration * 1000)
             self.started_at = None
-            self.activity = "FINISHED"
+            self.activity = Activity.FINISHED
             self._report("AudioPlayer.PlaybackFinished", self.offset_ms)
             if self.queue:
                 self._start(self.queue.pop(0), at=finished_at)
@@ -140,7 +143,7 @@ class VirtualPlayer:
             return
         self.offset_ms = self.position_ms()
         self.started_at = None
-        self.activity = "STOPPED"
+        self.activity = Activity.STOPPED
         self._report("AudioPlayer.PlaybackStopped", self.offset_ms)
 
     def _start(self, action: dict[str, Any], at: float) -> None:
@@ -148,7 +151,7 @@ class VirtualPlayer:
         self.title = action.get("title")
         self.offset_ms = int(action.get("offset_ms") or 0)
         self.started_at = at - self.offset_ms / 1000
-        self.activity = "PLAYING"
+        self.activity = Activity.PLAYING
         self.nearly_reported = False
         self._report("AudioPlayer.PlaybackStarted", self.offset_ms)
 
@@ -246,9 +249,6 @@ def enable_line_editing() -> None:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from skill.app import create_app
-    from skill.config import Config
-
     config = Config.from_env()
     app = create_app(config)
     service = app.extensions["letdown"]

@@ -20,8 +20,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ask_sdk_core.attributes_manager import AttributesManager
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.serialize import DefaultSerializer
+from ask_sdk_model import RequestEnvelope
+
+from skill.alexa.deps import SkillDeps
+from skill.alexa.skill_builder import build_skill
 from skill.config import DEFAULT_MODEL_DIR, Config
+from skill.interaction_model import LAUNCH_WORDS
 from skill.interaction_model_grammar import GrammarError, sample_key
+from skill.storage import open_store
+from skill.tools import envelopes
 from skill.tools.model_build import add_build_parser, build_model_text, grammar_path
 
 MIN_SAMPLES_PER_CUSTOM_INTENT = 20
@@ -47,13 +57,6 @@ MAX_SLOT_VALUE_CHARACTERS = 140
 # there or found for Alexa; the total is bounded by MAX_MODEL_CHARACTERS.
 MAX_SAMPLES_PER_INTENT = 1_500
 MAX_SAMPLE_CHARACTERS = 500
-LAUNCH_WORDS = frozenset({"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use"})
-# The Spanish launch verbs ("Alexa, abre / pide a / pregunta a / dile a ..."): our own list of the Spanish
-# equivalents of the English launch words above, not copied from an Amazon table.
-LAUNCH_WORDS_ES = frozenset(
-    {"abre", "abrir", "pide", "pídele", "pregunta", "pregúntale", "dile", "inicia", "iniciar", "empieza",
-     "comienza", "lanza", "habilita", "activa", "ejecuta", "usa"}
-)  # fmt: skip
 WAKE_WORDS = frozenset({"alexa", "amazon", "echo", "computer"})
 TWO_WORD_CONNECTORS = frozenset({"the", "a", "an", "for", "to", "of"})
 REQUIRED_BUILT_INS = (
@@ -112,7 +115,7 @@ def invocation_name_problems(name: Any) -> list[str]:
     if len(words) < 2:
         problems.append(f"invocation name {name!r} must have at least two words")
     for word in words:
-        if word in LAUNCH_WORDS | LAUNCH_WORDS_ES:
+        if word in LAUNCH_WORDS:
             problems.append(f"invocation name {name!r} contains the launch word {word!r}")
         if word in WAKE_WORDS:
             problems.append(f"invocation name {name!r} contains the wake word {word!r}")
@@ -186,10 +189,10 @@ def type_problems(slot_type: Mapping[str, Any]) -> list[str]:
     phrases: dict[str, str] = {}
     for value in values:
         value_name = (value.get("name") or {}).get("value")
-        value_id = value.get("id") or value_name
         if not isinstance(value_name, str) or not value_name.strip():
             problems.append(f"slot type {name}: a value has no name")
             continue
+        value_id: str = value.get("id") or value_name
         if value_id in ids:
             problems.append(f"slot type {name}: id {value_id!r} is used twice")
         ids.add(value_id)
@@ -306,52 +309,23 @@ def registered_handlers(skill: Any) -> list[Any]:
 
 
 def synthetic_intent_envelope(intent_name: str, slots: Iterable[str]) -> dict[str, Any]:
-    application = {"applicationId": "amzn1.ask.skill.model-check"}
-    user = {"userId": "amzn1.ask.account.model-check"}
-    return {
-        "version": "1.0",
-        "session": {
-            "new": True,
-            "sessionId": f"amzn1.echo-api.session.model-check-{uuid.uuid4()}",
-            "application": application,
-            "user": user,
-            "attributes": {},
-        },
-        "context": {
-            "System": {
-                "application": application,
-                "user": user,
-                "device": {"deviceId": "model-check", "supportedInterfaces": {"AudioPlayer": {}}},
-                "apiEndpoint": "https://api.amazonalexa.com",
-            },
-            "AudioPlayer": {"playerActivity": "IDLE"},
-        },
-        "request": {
-            "type": "IntentRequest",
-            "requestId": f"amzn1.echo-api.request.model-check-{uuid.uuid4()}",
-            "timestamp": "2024-01-01T00:00:00Z",
-            "locale": "en-US",
-            "dialogState": "COMPLETED",
-            "intent": {
-                "name": intent_name,
-                "confirmationStatus": "NONE",
-                "slots": {slot: {"name": slot, "confirmationStatus": "NONE"} for slot in slots},
-            },
-        },
-    }
+    """A new-session IntentRequest with the intent's slots unfilled, from an AudioPlayer device at rest."""
+    application_id, user_id = "amzn1.ask.skill.model-check", "amzn1.ask.account.model-check"
+    return envelopes.request_envelope(
+        envelopes.intent_request(intent_name, {slot: {} for slot in slots}),
+        envelopes.device_context(application_id=application_id, user_id=user_id, device_id="model-check"),
+        envelopes.session_part(
+            application_id=application_id,
+            user_id=user_id,
+            session_id=f"amzn1.echo-api.session.model-check-{uuid.uuid4()}",
+        ),
+        locale="en-US",
+        request_id_prefix="amzn1.echo-api.request.model-check-",
+    )
 
 
 def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[str], list[str], dict[str, Any]]:
     """Builds the skill (against a throw-away SQLite file) and matches handlers with model intents."""
-    from ask_sdk_core.attributes_manager import AttributesManager
-    from ask_sdk_core.handler_input import HandlerInput
-    from ask_sdk_core.serialize import DefaultSerializer
-    from ask_sdk_model import RequestEnvelope
-
-    from skill.alexa.deps import SkillDeps
-    from skill.alexa.skill_builder import build_skill
-    from skill.storage import open_store
-
     intents = document["interactionModel"]["languageModel"].get("intents", [])
     problems: list[str] = []
     notes: list[str] = []
@@ -364,7 +338,8 @@ def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[st
         store = open_store(config.database_url)
         try:
             deps = SkillDeps.load(config)
-            handlers = registered_handlers(build_skill(deps, store))
+            skill = build_skill(deps, store)
+            handlers = registered_handlers(skill)
             serializer = DefaultSerializer()
             for intent in intents:
                 slot_names = [slot["name"] for slot in intent.get("slots", [])]
@@ -375,6 +350,8 @@ def code_problems(document: Mapping[str, Any], model_dir: Path) -> tuple[list[st
                     request_envelope=envelope,
                     attributes_manager=AttributesManager(request_envelope=envelope, persistence_adapter=store),
                 )
+                for interceptor in skill.request_dispatcher.request_interceptors:  # as the skill runs them
+                    interceptor.process(handler_input)
                 answering = [h for h in handlers if not getattr(h, "catch_all", False) and h.can_handle(handler_input)]
                 if not answering:
                     problems.append(f"model intent {intent['name']} has no handler")

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from skill.conversation import safety
-from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, IntentDef, InteractionModel
+from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, LAUNCH_WORDS, IntentDef, InteractionModel
 from skill.speech.content import LocaleContent
 from skill.text import NUMBER_VALUES, spoken_form
 
@@ -34,8 +34,6 @@ SEARCH_QUERY_TYPE = "AMAZON.SearchQuery"
 # A sample template whose custom slot matched words outside the slot's values (Alexa passes those on).
 LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
-LAUNCH_WORDS = ("ask", "tell", "open", "launch", "start", "begin", "use", "load", "run",
-                "abre", "pide", "pídele", "pregunta", "pregúntale", "dile", "inicia", "empieza")  # fmt: skip
 # Spanish puts "a" between the verb and the name: "pide a ayuda de bajada de leche un consejo".
 LAUNCH_CONNECTORS = ("a",)
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
@@ -85,7 +83,7 @@ DURATION_PATTERN = (
 )
 
 
-def parse_duration(spoken: str) -> str | None:
+def spoken_duration_iso(spoken: str) -> str | None:
     """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
     text = spoken_form(spoken)
     if not re.fullmatch(DURATION_PATTERN, text):
@@ -247,7 +245,7 @@ class Resolver:
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return {"value": parse_duration(spoken), "id": None}
+            return {"value": spoken_duration_iso(spoken), "id": None}
         return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
 
     def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:
@@ -272,10 +270,10 @@ class Resolver:
             score = self._dice(tokens, template.tokens)
             if score > best[0]:
                 best = (score, template, slots)
-        score, template, slots = best
-        if template is None or score < MIN_SCORE or template.intent not in self.model.intents:
+        score, best_template, slots = best
+        if best_template is None or score < MIN_SCORE or best_template.intent not in self.model.intents:
             return Resolution(FALLBACK_INTENT, {}, round(score, 3))
-        return Resolution(template.intent, self._with_empty_slots(template.intent, slots), round(score, 3))
+        return Resolution(best_template.intent, self._with_empty_slots(best_template.intent, slots), round(score, 3))
 
     def _fill_slots(self, template: _Template, words: list[str]) -> tuple[list[str], dict]:
         """Replace slot values found anywhere in the utterance by their placeholder token."""

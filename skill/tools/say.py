@@ -1,7 +1,7 @@
 """`letdown say "UTTERANCE"`: one utterance through the resolver and the skill's own request path.
 
 The utterance is resolved to an intent and slots from the interaction model's samples (skill.tools.resolver),
-turned into the envelope an Echo would send (the simulator's envelope builder), and run through
+turned into the envelope an Echo would send (skill.tools.envelopes, through the simulator), and run through
 `LetdownService.invoke`, the path /alexa takes after verification. Each call is a new session of one
 fixed local user, so stored preferences (whisper, visits) carry over between calls.
 """
@@ -12,14 +12,14 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from skill.config import DEFAULT_LOCALE, Config
 from skill.interaction_model import LAUNCH
+from skill.tools import simulator
 from skill.tools.resolver import Resolution
-
-if TYPE_CHECKING:  # skill.tools.simulator imports Flask; it is loaded with the app, inside `say`
-    from skill.tools.simulator import Turn
+from skill.tools.simulator import Turn
+from skill.web.app import create_app
 
 SAY_USER_KEY = "letdown-say-local"
 # What `--json` prints of the skill's answer (the simulator's Turn has more, for the page).
@@ -51,9 +51,6 @@ class Sayer:
     `say` is one Sayer used once; each call of `Sayer.say` is exactly what `letdown say` does."""
 
     def __init__(self, config: Config, *, locale: str = DEFAULT_LOCALE) -> None:
-        from skill.app import create_app
-        from skill.tools import simulator  # the shared envelope builder; imported late with the app
-
         self.config = config
         self.locale = locale
         self.app = create_app(config)
@@ -61,8 +58,6 @@ class Sayer:
         self.resolver = simulator.load_resolver(self.service.deps, locale)
 
     def say(self, utterance: str, *, audio_player: bool = True, user_key: str = SAY_USER_KEY) -> SayResult:
-        from skill.tools import simulator
-
         resolution = self.resolver.resolve(utterance)
         identity = simulator.DeviceIdentity(
             application_id=simulator.application_id_for(self.config),

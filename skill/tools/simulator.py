@@ -11,7 +11,6 @@ the new state back; `letdown chat` keeps one `SimulatedDevice` alive for the who
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 import uuid
@@ -27,7 +26,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from skill.alexa.deps import SkillDeps
 from skill.config import DEFAULT_LOCALE, Config
 from skill.speech.content import parse_ssml, plain_text, tag_name
-from skill.tools.resolver import Resolver
+from skill.storage.keys import Activity
+from skill.tools import envelopes
+from skill.tools.resolver import Resolution, Resolver
+from skill.web.errors import BadRequest
 
 DEFAULT_INVOCATION_NAME = "let down helper"
 LOCAL_APPLICATION_ID = "amzn1.ask.skill.local-simulator"
@@ -44,18 +46,20 @@ AUDIO_PLAYER_EVENTS = (
     "AudioPlayer.PlaybackNearlyFinished",
     "AudioPlayer.PlaybackFailed",
 )
-PLAYER_ACTIVITIES = ("IDLE", "PLAYING", "PAUSED", "STOPPED", "FINISHED", "BUFFER_UNDERRUN")
+PLAYER_ACTIVITIES = tuple(Activity)
 # What the device reports as its player activity while it sends each event.
 ACTIVITY_DURING_EVENT = {
-    "AudioPlayer.PlaybackStarted": "PLAYING",
-    "AudioPlayer.PlaybackNearlyFinished": "PLAYING",
-    "AudioPlayer.PlaybackStopped": "STOPPED",
-    "AudioPlayer.PlaybackFinished": "FINISHED",
-    "AudioPlayer.PlaybackFailed": "STOPPED",
+    "AudioPlayer.PlaybackStarted": Activity.PLAYING,
+    "AudioPlayer.PlaybackNearlyFinished": Activity.PLAYING,
+    "AudioPlayer.PlaybackStopped": Activity.STOPPED,
+    "AudioPlayer.PlaybackFinished": Activity.FINISHED,
+    "AudioPlayer.PlaybackFailed": Activity.STOPPED,
 }
 SESSION_END_REASONS = ("USER_INITIATED", "EXCEEDED_MAX_REPROMPTS")
 EXIT_WORDS = frozenset({"exit", "quit"})
-LAUNCH_WORDS = frozenset({"launch", "open"})
+# Said alone, these open the skill (a LaunchRequest) without going through the resolver.
+OPENING_WORDS = frozenset({"launch", "open"})
+WAKE_WORD = "alexa"
 LAUNCH_REQUEST = "LaunchRequest"  # what the resolver answers for "open let down helper"
 USER_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
@@ -68,12 +72,6 @@ class SimulatorInputError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class Resolution(Protocol):
-    intent: str
-    slots: Mapping[str, Any]
-    score: float
 
 
 class UtteranceResolver(Protocol):
@@ -93,7 +91,7 @@ class PlayerState:
 
     token: str | None = None
     offset_ms: int = 0
-    activity: str = "IDLE"
+    activity: str = Activity.IDLE
 
     def context(self) -> dict[str, Any]:
         state: dict[str, Any] = {"playerActivity": self.activity}
@@ -151,31 +149,18 @@ def application_id_for(config: Config) -> str:
 # Envelopes, as an Echo sends them
 
 
-def timestamp_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def intent_request(intent: str, slots: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "IntentRequest",
-        "dialogState": "COMPLETED",
-        "intent": {
-            "name": intent,
-            "confirmationStatus": "NONE",
-            "slots": {name: slot_entry(name, value) for name, value in slots.items()},
-        },
-    }
+    return envelopes.intent_request(intent, {name: slot_fields(name, value) for name, value in slots.items()})
 
 
-def slot_entry(name: str, value: Any) -> dict[str, Any]:
-    """A filled slot as Alexa sends it; values with an id carry an entity-resolution match."""
+def slot_fields(name: str, value: Any) -> dict[str, Any]:
+    """A filled slot's fields as Alexa sends them; values with an id carry an entity-resolution match."""
     spoken, value_id = slot_value_and_id(value)
-    entry: dict[str, Any] = {"name": name, "confirmationStatus": "NONE"}
     if spoken is None:
-        return entry  # an unfilled slot: Alexa sends it without a value
-    entry["value"] = spoken
+        return {}  # an unfilled slot: Alexa sends it without a value
+    fields: dict[str, Any] = {"value": spoken}
     if value_id is not None:
-        entry["resolutions"] = {
+        fields["resolutions"] = {
             "resolutionsPerAuthority": [
                 {
                     "authority": f"amzn1.er-authority.echo-sdk.simulator.{name}",
@@ -184,7 +169,7 @@ def slot_entry(name: str, value: Any) -> dict[str, Any]:
                 }
             ]
         }
-    return entry
+    return fields
 
 
 def slot_value_and_id(value: Any) -> tuple[str | None, str | None]:
@@ -216,37 +201,29 @@ def build_envelope(
     session: SessionState | None,
     player: PlayerState,
 ) -> dict[str, Any]:
-    system: dict[str, Any] = {
-        "application": {"applicationId": identity.application_id},
-        "user": {"userId": identity.user_id},
-        "device": {
-            "deviceId": identity.device_id,
-            "supportedInterfaces": {"AudioPlayer": {}} if identity.audio_player else {},
-        },
-        "apiEndpoint": "https://api.amazonalexa.com",
-    }
-    context: dict[str, Any] = {"System": system}
-    if identity.audio_player:
-        context["AudioPlayer"] = player.context()
-    envelope: dict[str, Any] = {
-        "version": "1.0",
-        "context": context,
-        "request": {
-            "requestId": f"amzn1.echo-api.request.simulator-{uuid.uuid4()}",
-            "timestamp": timestamp_now(),
-            "locale": identity.locale,
-            **request_part,
-        },
-    }
+    context = envelopes.device_context(
+        application_id=identity.application_id,
+        user_id=identity.user_id,
+        device_id=identity.device_id,
+        audio_player=identity.audio_player,
+        player_state=player.context(),
+    )
+    session_part = None
     if session is not None:
-        envelope["session"] = {
-            "new": session.new,
-            "sessionId": session.session_id,
-            "application": {"applicationId": identity.application_id},
-            "user": {"userId": identity.user_id},
-            "attributes": session.attributes,
-        }
-    return envelope
+        session_part = envelopes.session_part(
+            application_id=identity.application_id,
+            user_id=identity.user_id,
+            session_id=session.session_id,
+            new=session.new,
+            attributes=session.attributes,
+        )
+    return envelopes.request_envelope(
+        request_part,
+        context,
+        session_part,
+        locale=identity.locale,
+        request_id_prefix="amzn1.echo-api.request.simulator-",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -413,9 +390,10 @@ def read_response(request_type: str, answer: Mapping[str, Any], media: MediaLoca
 # The device
 
 
-def normalise(text: str) -> str:
+def command_words(text: str) -> str:
+    """What was typed, as plain words without a leading wake word: compared with the exit and opening words."""
     words = _NOT_WORDS.sub(" ", text.lower().replace("-", " ")).split()
-    if words and words[0] == "alexa":
+    if words and words[0] == WAKE_WORD:
         words = words[1:]
     return " ".join(words)
 
@@ -439,10 +417,10 @@ class SimulatedDevice:
     # -- what the user says
 
     def say(self, text: str) -> Turn:
-        words = normalise(text)
+        words = command_words(text)
         if words in EXIT_WORDS:
             return self.end_session("USER_INITIATED")
-        resolution = None if words in LAUNCH_WORDS else self.resolver.resolve(text)
+        resolution = None if words in OPENING_WORDS else self.resolver.resolve(text)
         if resolution is None or resolution.intent == LAUNCH_REQUEST:
             self.session = SessionState.start()  # opening the skill always starts a session
             return self._send({"type": LAUNCH_REQUEST}, heard={"intent": None, "slots": {}, "score": None})
@@ -592,7 +570,7 @@ def parse_offset(value: Any, what: str) -> int:
     return int(value)
 
 
-def parse_token(value: Any, what: str) -> str | None:
+def parse_player_token(value: Any, what: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > MAX_TOKEN_CHARS:
@@ -603,11 +581,11 @@ def parse_token(value: Any, what: str) -> str | None:
 def parse_player(body: Mapping[str, Any]) -> PlayerState:
     device = require_object(_or_empty(body.get("device")), "device")
     player = require_object(_or_empty(device.get("player")), "device.player")
-    activity = player.get("activity", "IDLE")
+    activity = player.get("activity", Activity.IDLE)
     if activity not in PLAYER_ACTIVITIES:
         raise SimulatorInputError(f"device.player.activity must be one of {', '.join(PLAYER_ACTIVITIES)}")
     return PlayerState(
-        token=parse_token(player.get("token"), "device.player.token"),
+        token=parse_player_token(player.get("token"), "device.player.token"),
         offset_ms=parse_offset(player.get("offset_ms", 0), "device.player.offset_ms"),
         activity=activity,
     )
@@ -687,8 +665,6 @@ def create_simulator_blueprint(deps: SkillDeps) -> Blueprint:
         )
 
     def handle(work: Callable[[], tuple[Response, int]]) -> tuple[Response, int]:
-        from skill.web.errors import BadRequest
-
         try:
             return work()
         except SimulatorInputError as error:
@@ -728,7 +704,7 @@ def create_simulator_blueprint(deps: SkillDeps) -> Blueprint:
             device = device_from(body)
             turn = device.event(
                 event_type,
-                parse_token(body.get("token"), "token"),
+                parse_player_token(body.get("token"), "token"),
                 parse_offset(body.get("offset_ms", 0), "offset_ms"),
                 error,
             )

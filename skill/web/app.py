@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from ask_sdk_core.serialize import DefaultSerializer
 from ask_sdk_core.skill import CustomSkill
@@ -23,7 +23,7 @@ from skill.storage import AttributeStore, open_store
 from skill.web.audio import create_audio_blueprint
 from skill.web.errors import BadRequest
 from skill.web.request_log import log_request
-from skill.web.verification import RequestVerifier, VerificationError, check_application_id
+from skill.web.verification import HeaderSource, RequestVerifier, VerificationError, check_application_id
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class LetdownService:
         self.verifier = verifier
         self.serializer = EnvelopeSerializer()
 
-    def handle_alexa_request(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    def handle_alexa_request(self, headers: HeaderSource, body: bytes) -> dict[str, Any]:
         """Verify a raw Alexa request and answer it; raises BadRequest for anything the client got wrong."""
         try:
             text = body.decode("utf-8")
@@ -121,7 +121,7 @@ class LetdownService:
         if request_envelope.request is None:
             raise BadRequest(400, "unsupported request type")
         response_envelope = self.skill.invoke(request_envelope=request_envelope, context=None)
-        return self.serializer.serialize(response_envelope)
+        return cast(dict[str, Any], self.serializer.serialize(response_envelope))
 
 
 def parse_envelope(text: str) -> dict[str, Any]:
@@ -150,25 +150,29 @@ def service_of(app: Flask) -> LetdownService:
 
 
 def service() -> LetdownService:
-    return service_of(current_app)  # type: ignore[arg-type]  # current_app is a proxy to the Flask app
+    return service_of(current_app)
 
 
 def alexa_endpoint() -> tuple[Response, int]:
+    """POST /alexa; one `letdown.request` line per request, whatever its outcome (a 5xx included)."""
     started = time.perf_counter()
     g.envelope = None
-    status, reason = 200, None
+    status: int = 500
+    reason: str | None = "internal error"  # until the request is answered or rejected
     try:
         if request.mimetype != "application/json":
             raise BadRequest(415, "content type must be application/json")
         body = request.get_data(cache=False)
         payload = service().handle_alexa_request(request.headers, body)
+        status, reason = 200, None
     except BadRequest as error:
         status, reason = error.status, error.reason
         payload = {"error": error.reason}
     except HTTPException as error:  # 413 from MAX_CONTENT_LENGTH while reading the body
         status, reason = error.code or 400, error.description
         payload = {"error": error.description}
-    log_request(g.envelope, status, (time.perf_counter() - started) * 1000, reason)
+    finally:
+        log_request(g.envelope, status, (time.perf_counter() - started) * 1000, reason)
     return jsonify(payload), status
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import parse_range_header
 from werkzeug.utils import send_file
+from werkzeug.wrappers import Response as WsgiResponse
 
 from skill.config import Config
 from skill.playback.catalog import VERSION_CHARS, VERSION_PARAM, ServedFile, TrackCatalog
@@ -30,7 +31,7 @@ def create_audio_blueprint(config: Config, tracks: TrackCatalog) -> Blueprint:
     blueprint = Blueprint("audio", __name__)
 
     @blueprint.get("/audio/<path:file_name>")
-    def serve_audio(file_name: str) -> Response:
+    def serve_audio(file_name: str) -> WsgiResponse:
         served = tracks.served_file(file_name)
         if served is None:
             abort(404, description="no such audio file")
@@ -39,7 +40,7 @@ def create_audio_blueprint(config: Config, tracks: TrackCatalog) -> Blueprint:
     return blueprint
 
 
-def audio_response(served: ServedFile) -> Response:
+def audio_response(served: ServedFile) -> WsgiResponse:
     environ = range_environ(request.environ)
     versioned = request.args.get(VERSION_PARAM) == served.sha256[:VERSION_CHARS]
     try:
@@ -54,7 +55,7 @@ def audio_response(served: ServedFile) -> Response:
         )
     except RequestedRangeNotSatisfiable:
         return range_not_satisfiable(served)
-    response.cache_control.immutable = versioned or None
+    response.cache_control.immutable = versioned
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

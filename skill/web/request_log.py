@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+from skill.alexa.interceptors import user_hash
+
 log = logging.getLogger("letdown.request")
-
-
-def user_hash(user_id: str | None) -> str | None:
-    """A short, stable pseudonym so one user's requests can be followed without exposing the id."""
-    if not user_id:
-        return None
-    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
 
 
 def summarise(envelope: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -32,8 +32,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification as x509_verification
+from werkzeug.datastructures import Headers
 
 from skill.config import ConfigError
+
+# A request's headers: werkzeug's (case-insensitive) or a plain mapping.
+HeaderSource = Mapping[str, Any] | Headers
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ class TrustedSigner:
 # --- headers --------------------------------------------------------------------------------------
 
 
-def header_value(headers: Mapping[str, Any], name: str) -> str | None:
+def header_value(headers: HeaderSource, name: str) -> str | None:
     """Case-insensitive header lookup that works for werkzeug headers and plain dicts alike."""
     wanted = name.lower()
     for key, value in headers.items():
@@ -394,7 +398,7 @@ class RequestVerifier:
         self._fetch = fetch
         self.cache = ChainCache(cache_size, clock)
 
-    def verify(self, headers: Mapping[str, Any], body: bytes, envelope: Mapping[str, Any]) -> None:
+    def verify(self, headers: HeaderSource, body: bytes, envelope: Mapping[str, Any]) -> None:
         """Raises VerificationError with a short reason unless every rule of reference §1 holds."""
         chain_url_header = header_value(headers, SIGNATURE_CERT_CHAIN_URL_HEADER)
         if chain_url_header is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 import requests
 
+from skill.tools import envelopes
 from tests.support.pki import TestPKI
 
 TEST_SKILL_ID = "amzn1.ask.skill.00000000-test-0000-0000-letdownhelper"
@@ -32,8 +32,7 @@ def service_environment(pki: TestPKI, data_dir: Path) -> dict[str, str]:
 
 
 def timestamp(offset_seconds: float = 0) -> str:
-    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return envelopes.timestamp(offset_seconds)
 
 
 def context(
@@ -42,18 +41,13 @@ def context(
     audio_player: bool = True,
     player_state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    interfaces: dict[str, Any] = {"AudioPlayer": {}} if audio_player else {}
-    built: dict[str, Any] = {
-        "System": {
-            "application": {"applicationId": skill_id},
-            "user": {"userId": user_id},
-            "device": {"deviceId": TEST_DEVICE_ID, "supportedInterfaces": interfaces},
-            "apiEndpoint": "https://api.amazonalexa.com",
-        }
-    }
-    if audio_player:
-        built["AudioPlayer"] = player_state or {"playerActivity": "IDLE"}
-    return built
+    return envelopes.device_context(
+        application_id=skill_id,
+        user_id=user_id,
+        device_id=TEST_DEVICE_ID,
+        audio_player=audio_player,
+        player_state=player_state,
+    )
 
 
 def envelope(
@@ -67,44 +61,23 @@ def envelope(
     timestamp_offset: float = 0,
     locale: str = "en-US",
 ) -> dict[str, Any]:
-    request = {
-        "requestId": f"amzn1.echo-api.request.{uuid.uuid4()}",
-        "timestamp": timestamp(timestamp_offset),
-        "locale": locale,
-        **request,
-    }
-    built: dict[str, Any] = {
-        "version": "1.0",
-        "context": context(user_id, skill_id, audio_player, player_state),
-        "request": request,
-    }
-    if session is not None:
-        built["session"] = session
-    return built
+    return envelopes.request_envelope(
+        request,
+        context(user_id, skill_id, audio_player, player_state),
+        session,
+        locale=locale,
+        timestamp_offset=timestamp_offset,
+    )
 
 
 def new_session(user_id: str = TEST_USER_ID, skill_id: str = TEST_SKILL_ID) -> dict[str, Any]:
-    return {
-        "new": True,
-        "sessionId": f"amzn1.echo-api.session.{uuid.uuid4()}",
-        "application": {"applicationId": skill_id},
-        "user": {"userId": user_id},
-        "attributes": {},
-    }
+    return envelopes.session_part(
+        application_id=skill_id, user_id=user_id, session_id=f"amzn1.echo-api.session.{uuid.uuid4()}"
+    )
 
 
 def intent_request(name: str, **slots: str | None) -> dict[str, Any]:
-    return {
-        "type": "IntentRequest",
-        "dialogState": "COMPLETED",
-        "intent": {
-            "name": name,
-            "confirmationStatus": "NONE",
-            "slots": {
-                slot: {"name": slot, "value": value, "confirmationStatus": "NONE"} for slot, value in slots.items()
-            },
-        },
-    }
+    return envelopes.intent_request(name, {slot: {"value": value} for slot, value in slots.items()})
 
 
 def resolved_slot(name: str, spoken: str, value_id: str) -> dict[str, Any]:

@@ -12,32 +12,32 @@ import logging
 from typing import Any, ClassVar
 
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_intent_name, get_locale
 from ask_sdk_model import Response
-from ask_sdk_model.interfaces.audioplayer import PlayerActivity, StopDirective
+from ask_sdk_model.interfaces.audioplayer import StopDirective
 
 from skill.alexa import audio_player
 from skill.alexa.can_fulfill import can_fulfill_response
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
+from skill.alexa.interceptors import locale_content
+from skill.alexa.requests import intent_name, locale
 from skill.alexa.slots import resolved_slot_id, slot_values
 from skill.alexa.slots import slot as named_slot
 from skill.conversation import dmer, guidance, safety
 from skill.interaction_model import InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
-    WHISPER_KEY,
     Reply,
-    content_for,
     repeat_last,
     session_attributes,
     speak,
     speak_reply,
 )
+from skill.storage import keys
+from skill.storage.keys import Activity
 
 log = logging.getLogger(__name__)
 
-VISITS_KEY = "visits"
 # Spoken when TipIntent names a topic the skill has no tip for: the list of topics.
 UNKNOWN_TOPIC_MESSAGE = "tip.topics"
 
@@ -46,13 +46,13 @@ class ConversationHandler(SkillRequestHandler):
     """Base of the conversation's handlers: the locale's content and model, and `reply` to render a Reply."""
 
     def content(self, handler_input: HandlerInput) -> LocaleContent:
-        return content_for(handler_input, self.deps)
+        return locale_content(handler_input)
 
     def model(self, handler_input: HandlerInput) -> InteractionModel | None:
-        return self.deps.models.for_locale(get_locale(handler_input))
+        return self.deps.models.for_locale(locale(handler_input))
 
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
-        return speak_reply(handler_input, self.deps, reply).response
+        return speak_reply(handler_input, self.content(handler_input), reply).response
 
 
 class RedFlagSlotHandler(ConversationHandler):
@@ -74,7 +74,7 @@ class SafetyIntentHandler(ConversationHandler):
     intent_names = tuple(safety.SAFETY_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.SAFETY_INTENTS[get_intent_name(handler_input)]
+        route = safety.SAFETY_INTENTS[intent_name(handler_input)]
         return self.reply(handler_input, safety.safety_reply(route))
 
 
@@ -91,9 +91,9 @@ class LaunchHandler(ConversationHandler):
 def count_visit(handler_input: HandlerInput) -> int:
     """Store one more visit; returns the visits before this one (0 for the first, or for junk stored)."""
     stored = handler_input.attributes_manager.persistent_attributes
-    visits = stored.get(VISITS_KEY)
+    visits = stored.get(keys.VISITS)
     visits = visits if isinstance(visits, int) and not isinstance(visits, bool) and visits > 0 else 0
-    stored[VISITS_KEY] = visits + 1
+    stored[keys.VISITS] = visits + 1
     handler_input.attributes_manager.save_persistent_attributes()
     return visits
 
@@ -109,7 +109,7 @@ class GuideHandler(ConversationHandler):
     intent_names = tuple(MESSAGES)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        message_id = self.MESSAGES[get_intent_name(handler_input)]
+        message_id = self.MESSAGES[intent_name(handler_input)]
         attributes = session_attributes(handler_input)
         return self.reply(handler_input, guidance.answer(message_id, attributes, self.content(handler_input)))
 
@@ -118,7 +118,7 @@ class NamedTipHandler(ConversationHandler):
     intent_names = tuple(guidance.TIP_INTENTS)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        tip_id = guidance.TIP_INTENTS[get_intent_name(handler_input)]
+        tip_id = guidance.TIP_INTENTS[intent_name(handler_input)]
         attributes = session_attributes(handler_input)
         return self.reply(handler_input, guidance.tip_reply(tip_id, attributes, self.content(handler_input)))
 
@@ -172,8 +172,8 @@ class WhisperHandler(ConversationHandler):
     intent_names = ("WhisperOnIntent", "WhisperOffIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        whisper = get_intent_name(handler_input) == "WhisperOnIntent"
-        handler_input.attributes_manager.persistent_attributes[WHISPER_KEY] = whisper
+        whisper = intent_name(handler_input) == "WhisperOnIntent"
+        handler_input.attributes_manager.persistent_attributes[keys.WHISPER] = whisper
         handler_input.attributes_manager.save_persistent_attributes()
         return self.reply(handler_input, Reply("whisper.on" if whisper else "whisper.off"))
 
@@ -199,9 +199,8 @@ class StopHandler(ConversationHandler):
     intent_names = ("AMAZON.StopIntent", "AMAZON.CancelIntent")
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        builder = speak(handler_input, self.deps, "goodbye", end_session=True)
-        player = getattr(handler_input.request_envelope.context, "audio_player", None)
-        if getattr(player, "player_activity", None) == PlayerActivity.PLAYING:
+        builder = speak(handler_input, self.content(handler_input), "goodbye", end_session=True)
+        if audio_player.player_activity(handler_input) == Activity.PLAYING:
             builder.add_directive(StopDirective())
         return builder.response
 
@@ -270,7 +269,7 @@ class UnmatchedIntentHandler(ConversationHandler):
     catch_all = True
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        log.warning("no handler for intent %s", get_intent_name(handler_input))
+        log.warning("no handler for intent %s", intent_name(handler_input))
         return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
 
 

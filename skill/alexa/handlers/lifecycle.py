@@ -6,12 +6,14 @@ import logging
 
 from ask_sdk_core.dispatch_components import AbstractExceptionHandler
 from ask_sdk_core.handler_input import HandlerInput
-from ask_sdk_core.utils import get_locale
-from ask_sdk_model import Response
+from ask_sdk_model import Response, SessionEndedRequest
+from ask_sdk_model.interfaces.system import ExceptionEncounteredRequest
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
-from skill.speech.render import LAST_MESSAGE
+from skill.alexa.requests import locale, typed_request
+from skill.alexa.requests import request_type as get_request_type
+from skill.speech.render import speak_error
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class SessionEndedHandler(SkillRequestHandler):
     request_types = ("SessionEndedRequest",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        request = handler_input.request_envelope.request
+        request = typed_request(handler_input, SessionEndedRequest)
         if request.error is not None:
             log.warning("session ended with error: %s %s", request.error.object_type, request.error.message)
         return handler_input.response_builder.response
@@ -61,7 +63,7 @@ class ExceptionEncounteredHandler(SkillRequestHandler):
     request_types = ("System.ExceptionEncountered",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        request = handler_input.request_envelope.request
+        request = typed_request(handler_input, ExceptionEncounteredRequest)
         error = request.error
         cause = request.cause
         log.error(
@@ -83,11 +85,10 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         return True
 
     def handle(self, handler_input: HandlerInput, exception: Exception) -> Response:
-        request_type = handler_input.request_envelope.request.object_type
+        request_type = get_request_type(handler_input)
         log.error("handler failed for %s", request_type, exc_info=exception)
         builder = handler_input.response_builder
         if request_type not in SPOKEN_REQUEST_TYPES:
             return builder.response
-        content = self.deps.content.locale(get_locale(handler_input))
-        handler_input.attributes_manager.session_attributes[LAST_MESSAGE] = "error.generic"
-        return builder.speak(content.pick("error.generic")).ask(content.pick("error.reprompt")).response
+        # Looked up here, not through the interceptor: the failure may have come before it ran.
+        return speak_error(handler_input, self.deps.content.locale(locale(handler_input))).response
