@@ -14,6 +14,18 @@ from tests.support.alexa import AlexaClient, service_environment
 from tests.support.pki import TestPKI
 from tests.support.server import threaded_server
 
+# The fast subset (`./dev test --fast`, i.e. `-m "not slow"`): tests of the pure modules (content,
+# guidance, safety, rendering, sources, the interaction model and resolver), in-process, no server,
+# browser, database server or audio build. Every test of any other module is marked `slow`; a test of
+# these modules that starts a process marks itself.
+FAST_MODULES = frozenset({"test_content", "test_guidance", "test_safety", "test_render", "test_sources", "test_model"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem not in FAST_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:

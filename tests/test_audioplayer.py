@@ -111,7 +111,7 @@ def assert_silent(answer: dict[str, Any]) -> None:
 
 
 def assert_empty(answer: dict[str, Any]) -> None:
-    """What PlaybackStopped must get (reference §3): an empty response, nothing to say or do."""
+    """What PlaybackStopped must get (sources.md#alexa-audioplayer): an empty response, nothing to say or do."""
     assert answer["response"] == {}
     assert "sessionAttributes" not in answer
 

@@ -82,6 +82,7 @@ SAMPLE_CASES = samples_with_slots_filled()
 # --- letdown model check ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs `letdown model check` as a process
 def test_letdown_model_check_passes() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "skill.cli", "--log-level", "WARNING", "model", "check"],
@@ -94,6 +95,7 @@ def test_letdown_model_check_passes() -> None:
     assert "OK" in result.stdout
 
 
+@pytest.mark.slow  # runs `letdown model check` as a process
 def test_model_check_fails_on_a_broken_model(tmp_path: Path) -> None:
     broken = copy.deepcopy(MODEL)
     intent_named(broken, "RelaxTipIntent")["samples"].append("give me 5 tips")

@@ -1,4 +1,4 @@
-"""Alexa request verification (reference §1), driven over real HTTP through the live app with a real test PKI.
+"""Alexa request verification (sources.md#alexa-web-service), over real HTTP through the live app and a test PKI.
 
 Every rule has an accepted and a rejected case. The last part tests the verifier object directly: its chain
 cache (with an injected clock) and its download path. Amazon's S3 cannot be reached from here, so downloads

@@ -42,7 +42,7 @@ from skill.storage.keys import CURRENT_ACTIVITIES, SOUNDING_ACTIVITIES, Activity
 
 log = logging.getLogger(__name__)
 
-# Tracks up to this long can play inside SSML on devices without AudioPlayer (reference §2).
+# Tracks up to this long can play inside SSML on devices without AudioPlayer (sources.md#alexa-ssml).
 SSML_AUDIO_MAX_S = 240
 LETDOWN_TRACK = "letdown-visualisation"
 LETDOWN_INTRO = "letdown.routine"

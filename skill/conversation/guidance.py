@@ -14,7 +14,7 @@ from skill.speech.content import LocaleContent
 from skill.speech.offers import DEFAULT_OFFER_REPROMPT, Offer, open_offer
 from skill.speech.render import HEARD_TIPS, LAST_FORM, LAST_MESSAGE, LAST_OFFER, Reply
 
-# The order "another tip" walks through (seed §4), then the extra pumping-away tip.
+# The order "another tip" walks through (sources.md#cleveland-letdown §4), then the extra pumping-away tip.
 TIP_IDS = ("relax", "comfort", "baby", "pumping_away", "head_start", "pain", "massage", "warmth")
 TIP_INTENTS: Mapping[str, str] = {
     "RelaxTipIntent": "relax",

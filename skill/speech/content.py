@@ -38,7 +38,7 @@ DATA_KEYS = frozenset({"source", "data"})
 MAX_SPEECH_CHARS = 8000
 MAX_BREAK_SECONDS = 10.0
 
-# Alexa's SSML tags (reference §2). `amazon:` tags are parsed in a declared namespace.
+# Alexa's SSML tags (sources.md#alexa-ssml). `amazon:` tags are parsed in a declared namespace.
 AMAZON_NS = "urn:letdown:amazon-ssml"
 ALLOWED_TAGS = frozenset(
     {

@@ -1,4 +1,4 @@
-"""`letdown model check`: the interaction model against Alexa's rules (reference §5) and against the code.
+"""`letdown model check`: the model against Alexa's rules (sources.md#alexa-interaction-model) and against the code.
 
 Model rules: invocation name, sample characters (no digits), declared slots, samples unique across
 intents after normalisation (`spoken_form`), at least 20 samples per custom intent, AMAZON.SearchQuery's
@@ -66,7 +66,7 @@ REQUIRED_BUILT_INS = (
     "AMAZON.FallbackIntent",
     "AMAZON.NavigateHomeIntent",
 )
-# AudioPlayer skills must support these (reference §3).
+# AudioPlayer skills must support these (sources.md#alexa-audioplayer).
 AUDIO_PLAYER_BUILT_INS = (
     "AMAZON.PauseIntent",
     "AMAZON.ResumeIntent",

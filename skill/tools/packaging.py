@@ -1,4 +1,4 @@
-"""`letdown package --endpoint URL`: an ASK CLI project for deploying the skill (reference §6, §7).
+"""`letdown package --endpoint URL`: an ASK CLI project to deploy the skill (sources.md#alexa-skill-package).
 
 Writes `ask-resources.json`, `skill-package/skill.json` (the manifest, from interaction_model/
 publishing.json) and `skill-package/interactionModels/custom/<locale>.json` for every locale that has

@@ -1,4 +1,4 @@
-"""Alexa request verification (reference §1): headers, cert URL, chain to a trusted root, signature, time.
+"""Alexa request verification (sources.md#alexa-web-service): headers, cert URL, chain to a root, signature, time.
 
 Follows the contract of ask-sdk-webservice-support 1.3.3 (same rules, tolerances and
 `verify(headers, raw body, envelope)` shape) without importing it: its import fails on OpenSSL 3.0.10
@@ -399,7 +399,7 @@ class RequestVerifier:
         self.cache = ChainCache(cache_size, clock)
 
     def verify(self, headers: HeaderSource, body: bytes, envelope: Mapping[str, Any]) -> None:
-        """Raises VerificationError with a short reason unless every rule of reference §1 holds."""
+        """Raises VerificationError with a short reason unless every rule of sources.md#alexa-web-service holds."""
         chain_url_header = header_value(headers, SIGNATURE_CERT_CHAIN_URL_HEADER)
         if chain_url_header is None:
             raise VerificationError("missing SignatureCertChainUrl header")

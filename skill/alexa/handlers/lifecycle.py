@@ -11,8 +11,7 @@ from ask_sdk_model.interfaces.system import ExceptionEncounteredRequest
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
-from skill.alexa.requests import locale, typed_request
-from skill.alexa.requests import request_type as get_request_type
+from skill.alexa.requests import locale, request_type, typed_request
 from skill.speech.render import speak_error
 
 log = logging.getLogger(__name__)
@@ -85,10 +84,10 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         return True
 
     def handle(self, handler_input: HandlerInput, exception: Exception) -> Response:
-        request_type = get_request_type(handler_input)
-        log.error("handler failed for %s", request_type, exc_info=exception)
+        kind = request_type(handler_input)
+        log.error("handler failed for %s", kind, exc_info=exception)
         builder = handler_input.response_builder
-        if request_type not in SPOKEN_REQUEST_TYPES:
+        if kind not in SPOKEN_REQUEST_TYPES:
             return builder.response
         # Looked up here, not through the interceptor: the failure may have come before it ran.
         return speak_error(handler_input, self.deps.content.locale(locale(handler_input))).response
