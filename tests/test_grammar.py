@@ -118,7 +118,7 @@ def test_a_broken_template_is_an_error_naming_the_intent(template: str, complain
         ([], "a grammar is a mapping"),
         ({"intents": {}}, "invocation_name is missing"),
         (grammar(["a"], template_cap=0), "template_cap"),
-        (grammar(["a"], {"milk": "milk"}), "phrase list milk"),
+        (grammar(["a"], {"milk": "milk"}), "phrase list milk"),  # type: ignore[dict-item]
         (grammar(["a"], {"loop": ["<loop> again"]}), "refers to itself"),
         ({**grammar(["a"]), "slot_types": {"T": [{"id": "x"}]}}, "needs a 'value'"),
         ({**grammar(["a"]), "intents": {"X": {"samples": "not a list"}}}, "X must be a list"),

@@ -192,7 +192,7 @@ def type_problems(slot_type: Mapping[str, Any]) -> list[str]:
         if not isinstance(value_name, str) or not value_name.strip():
             problems.append(f"slot type {name}: a value has no name")
             continue
-        value_id: str = value.get("id") or value_name
+        value_id = str(value.get("id") or value_name)
         if value_id in ids:
             problems.append(f"slot type {name}: id {value_id!r} is used twice")
         ids.add(value_id)

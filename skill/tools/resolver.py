@@ -124,7 +124,11 @@ class Resolution:
 @dataclass(frozen=True)
 class _Template:
     intent: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | None  # None for a sample without slots: matched by its words (`literal`)
+    literal: str
+    # One custom slot: `pattern` captures any words there, which must then be one of these phrases (the same
+    # as spelling the phrases out in the regex, which made thousands of samples slow to compile).
+    slot_phrases: frozenset[str] | None
     slot_names: tuple[str, ...]
     tokens: tuple[str, ...]  # words of the sample, slots as "{slot}"
     loose: re.Pattern[str] | None  # custom slots as any words; None when too few literal words
@@ -136,7 +140,13 @@ class Resolver:
     def __init__(self, model: InteractionModel, content: LocaleContent | None = None) -> None:
         self.model = model
         self.content = content
+        self._type_phrases: dict[str, frozenset[str]] = {}
         self._templates = tuple(self._compile_templates())
+        # Thousands of generated samples: those without slots are found by their words, not by a regex each.
+        self._literals: dict[str, int] = {}
+        for index, template in enumerate(self._templates):
+            if template.pattern is None:
+                self._literals.setdefault(template.literal, index)
         self._weights = self._token_weights()
 
     @classmethod
@@ -194,12 +204,14 @@ class Resolver:
     def _template(self, intent: IntentDef, sample: str) -> _Template:
         parts = re.split(r"(\{\w+\})", sample)
         strict, loose, slot_names, tokens = [], [], [], []
+        slot_types = [intent.slots.get(part[1:-1], "") for part in parts if part.startswith("{") and part.endswith("}")]
+        one_listed_slot = len(slot_types) == 1 and slot_types[0] != DURATION_TYPE and self._phrases(slot_types[0])
         for part in parts:
             if part.startswith("{") and part.endswith("}"):
                 name = part[1:-1]
                 slot_type = intent.slots.get(name, "")
                 slot_names.append(name)
-                strict.append(f"(?P<{name}>{self._slot_pattern(slot_type)})")
+                strict.append(f"(?P<{name}>.+?)" if one_listed_slot else f"(?P<{name}>{self._slot_pattern(slot_type)})")
                 open_pattern = self._slot_pattern(slot_type) if slot_type == DURATION_TYPE else r"[\w ]+?"
                 loose.append(f"(?P<{name}>{open_pattern})")
                 tokens.append(part)
@@ -210,33 +222,55 @@ class Resolver:
         literal_words = len(tokens) - len(slot_names)
         return _Template(
             intent.name,
-            re.compile(" ".join(strict)),
+            re.compile(" ".join(strict)) if slot_names else None,
+            "" if slot_names else " ".join(tokens),
+            self._phrases(slot_types[0]) if one_listed_slot else None,
             tuple(slot_names),
             tuple(tokens),
             re.compile(" ".join(loose)) if slot_names and literal_words >= LOOSE_MIN_LITERAL_WORDS else None,
         )
 
+    def _phrases(self, slot_type: str) -> frozenset[str]:
+        if slot_type not in self._type_phrases:
+            spoken = {spoken_form(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
+            self._type_phrases[slot_type] = frozenset(spoken - {""})
+        return self._type_phrases[slot_type]
+
     def _slot_pattern(self, slot_type: str) -> str:
         if slot_type == DURATION_TYPE:
             return DURATION_PATTERN
-        phrases = {spoken_form(p) for value in self.model.types.get(slot_type, ()) for p in value.phrases()}
-        phrases.discard("")
+        phrases = self._phrases(slot_type)
         if not phrases:
             return r"[\w ]+?"
         return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
 
     def _exact_match(self, text: str) -> Resolution | None:
-        return self._first_match(text, lambda template: template.pattern, 1.0)
+        """The first template (in model order) matching exactly, whether a literal sample or one with slots."""
+        literal = self._literals.get(text)
+        before = self._templates if literal is None else self._templates[:literal]
+        found = self._first_match(text, lambda template: template.pattern, 1.0, before, check_phrases=True)
+        if found is not None or literal is None:
+            return found
+        intent = self._templates[literal].intent
+        return Resolution(intent, self._with_empty_slots(intent, {}), 1.0)
 
     def _loose_match(self, text: str) -> Resolution | None:
         return self._first_match(text, lambda template: template.loose, LOOSE_SLOT_SCORE)
 
     def _first_match(
-        self, text: str, pattern_of: Callable[[_Template], re.Pattern[str] | None], score: float
+        self,
+        text: str,
+        pattern_of: Callable[[_Template], re.Pattern[str] | None],
+        score: float,
+        templates: Iterable[_Template] | None = None,
+        *,
+        check_phrases: bool = False,
     ) -> Resolution | None:
-        for template in self._templates:
+        for template in self._templates if templates is None else templates:
             pattern = pattern_of(template)
             match = pattern.fullmatch(text) if pattern is not None else None
+            if match is not None and check_phrases and template.slot_phrases is not None:
+                match = match if match.group(template.slot_names[0]) in template.slot_phrases else None
             if match is not None:
                 slots = {name: self._slot(template.intent, name, match.group(name)) for name in template.slot_names}
                 return Resolution(template.intent, self._with_empty_slots(template.intent, slots), score)
