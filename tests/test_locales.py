@@ -320,7 +320,8 @@ def test_english_grammars_extend_en_us_and_spanish_stands_alone() -> None:
     spanish = model_document("es-US")["interactionModel"]["languageModel"]
     assert spanish["invocationName"] == "ayuda de bajada de leche"
     assert invocation_name_problems(spanish["invocationName"]) == []
-    assert not us & {s for samples in intent_samples("es-US").values() for s in samples}
+    shared = us & {s for samples in intent_samples("es-US").values() for s in samples}
+    assert shared <= {"no"}, shared  # written for Spanish speakers, not translated: only "no" is the same word
 
 
 def test_spanish_launch_words_are_refused_in_an_invocation_name() -> None:
