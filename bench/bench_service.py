@@ -1,14 +1,20 @@
 """Throughput and latency of the skill service against the cheapest ask-sdk skill, in the same run.
 
-Both run under gunicorn with the same worker class, worker and thread counts. Let-Down Helper runs as
+Both run under the same server (`letdown serve --server`: waitress by default, or gunicorn gthread) with the
+same thread (and, for gunicorn, worker) counts. Let-Down Helper runs as
 deployed: verification on (a test PKI, chains from LETDOWN_CERT_CHAIN_DIR) and SQLite storage. Every
 request is a freshly signed IntentRequest. Prints requests/s, p50 and p99 per concurrency level and the
-ratios. Usage: .venv/bin/python bench/bench_service.py [--requests N] [--levels 1,8,32] [--workers 2]
+ratios. `--storage postgresql` runs it on a throwaway PostgreSQL server; `--storage two-hosts` runs two
+Let-Down services (each with half the workers) on one PostgreSQL database, the client connections spread
+over both, as two hosts behind a load balancer would be.
+Usage: .venv/bin/python bench/bench_service.py [--requests N] [--levels 1,8,32] [--server waitress|gunicorn]
+[--workers 2] [--threads 8] [--storage sqlite|postgresql|two-hosts]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -24,8 +30,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.alexa import TEST_SKILL_ID, envelope, intent_request, new_session  # noqa: E402
+from tests.support.alexa import envelope, intent_request, new_session, service_environment  # noqa: E402
 from tests.support.pki import TestPKI  # noqa: E402
+from tests.support.postgres import running_postgres  # noqa: E402
 from tests.support.server import free_port, wait_until_healthy  # noqa: E402
 
 INTENTS = ("RelaxTipIntent", "AboutLetDownIntent", "DmerIntent", "AMAZON.HelpIntent")
@@ -42,7 +49,7 @@ def signed_requests(pki: TestPKI, count: int) -> list[tuple[bytes, dict[str, str
     return prepared
 
 
-def serve_letdown(port: int, workers: int, threads: int) -> list[str]:
+def serve_letdown(port: int, workers: int, threads: int, server: str = "waitress") -> list[str]:
     """`letdown serve` exactly as deployed (its request log lines go to stderr, discarded here)."""
     return [
         sys.executable,
@@ -57,11 +64,24 @@ def serve_letdown(port: int, workers: int, threads: int) -> list[str]:
         str(workers),
         "--threads",
         str(threads),
+        "--server",
+        server,
     ]
 
 
-def serve_baseline(port: int, workers: int, threads: int) -> list[str]:
-    """The hello skill under the same gunicorn worker class, worker and thread counts."""
+def serve_baseline(port: int, workers: int, threads: int, server: str = "waitress") -> list[str]:
+    """The hello skill under the same server, worker and thread counts."""
+    if server == "waitress":
+        return [
+            sys.executable,
+            "-m",
+            "waitress",
+            f"--listen=127.0.0.1:{port}",
+            f"--threads={threads}",
+            "--connection-limit=1000",
+            "--call",
+            "bench.hello_skill:create_app",
+        ]
     return [
         sys.executable,
         "-m",
@@ -95,14 +115,14 @@ class LevelRun:
         return len(self.latencies) / self.wall
 
 
-def run_level(port: int, requests_: list[tuple[bytes, dict[str, str]]], concurrency: int) -> LevelRun:
-    """Send every prepared request with `concurrency` keep-alive connections; record each latency."""
+def run_level(ports: list[int], requests_: list[tuple[bytes, dict[str, str]]], concurrency: int) -> LevelRun:
+    """Send every prepared request with `concurrency` keep-alive connections (spread over `ports`)."""
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
     cursor = iter(range(len(requests_)))
 
-    def worker() -> None:
+    def worker(port: int) -> None:
         nonlocal failures
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         while True:
@@ -121,7 +141,7 @@ def run_level(port: int, requests_: list[tuple[bytes, dict[str, str]]], concurre
                 failures += reply.status != 200
         connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(ports[index % len(ports)],)) for index in range(concurrency)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -147,29 +167,30 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per level (median taken)")
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress")
+    parser.add_argument("--storage", choices=("sqlite", "postgresql", "two-hosts"), default="sqlite")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         pki = TestPKI(Path(scratch) / "pki")
-        env = {
-            "LETDOWN_SKILL_ID": TEST_SKILL_ID,
-            "LETDOWN_CA_BUNDLE": str(pki.ca_bundle),
-            "LETDOWN_CERT_CHAIN_DIR": str(pki.chain_dir),
-            "LETDOWN_DATABASE_URL": f"sqlite:///{Path(scratch) / 'bench.db'}",
-            "LETDOWN_PUBLIC_URL": "https://letdown.example.test",
-        }
-        ports = {"letdown": free_port(), "baseline": free_port()}
+        env = service_environment(pki, Path(scratch))
+        hosts = 2 if args.storage == "two-hosts" else 1
+        if args.storage != "sqlite":
+            env["LETDOWN_DATABASE_URL"] = stack.enter_context(running_postgres()).create_database()
+        ports = {"letdown": [free_port() for _ in range(hosts)], "baseline": [free_port()]}
         processes = {
-            "letdown": start(serve_letdown(ports["letdown"], args.workers, args.threads), env),
-            "baseline": start(serve_baseline(ports["baseline"], args.workers, args.threads), {}),
+            f"letdown{host}": start(serve_letdown(port, max(1, args.workers // hosts), args.threads, args.server), env)
+            for host, port in enumerate(ports["letdown"])
         }
+        processes["baseline"] = start(serve_baseline(ports["baseline"][0], args.workers, args.threads, args.server), {})
         runs: dict[str, dict[int, list[LevelRun]]] = {name: {level: [] for level in levels} for name in ports}
         try:
-            for name, port in ports.items():
-                wait_until_healthy(f"http://127.0.0.1:{port}", process=processes[name])
-                run_level(port, signed_requests(pki, 200), 4)  # warm-up: imports, chain cache, SQLite
+            for name, process in processes.items():
+                port = ports["baseline"][0] if name == "baseline" else ports["letdown"][int(name[-1])]
+                wait_until_healthy(f"http://127.0.0.1:{port}", process=process)
+                run_level([port], signed_requests(pki, 200), 4)  # warm-up: imports, chain cache, database
             # Both servers stay up and take turns, the first of each round alternating, so a noisy
             # neighbour on this shared machine slows both alike.
             for level in levels:
@@ -184,8 +205,9 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=15)
 
+    shape = f"gunicorn gthread, {args.workers} workers x" if args.server == "gunicorn" else "waitress, 1 process x"
     print(
-        f"gunicorn gthread, {args.workers} workers x {args.threads} threads; "
+        f"storage {args.storage}; {shape} {args.threads} threads; "
         f"{args.rounds} alternating rounds of {args.requests} requests per level"
     )
     print(

@@ -7,9 +7,6 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
-
-from gunicorn.app.base import BaseApplication
 
 from skill.app import create_app
 from skill.audio_build.cli import add_parser as add_audio_parser
@@ -19,38 +16,61 @@ from skill.tools.chat import add_chat_parser
 from skill.tools.model_check import add_model_parser
 from skill.tools.packaging import add_package_parser
 from skill.tools.say import add_say_parser
+from skill.web import log_scrub
+from skill.web.server import SERVERS, ServerSettings, serve_gunicorn, serve_waitress
 
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    log_scrub.install(logging.getLogger().handlers)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     config = Config.from_env()
-
-    class LetdownServer(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{args.host}:{args.port}")
-            self.cfg.set("workers", args.workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", args.threads)
-            self.cfg.set("timeout", 30)
-            self.cfg.set("graceful_timeout", 10)
-
-        def load(self) -> Any:  # Flask types its WSGI environ as dict, gunicorn's stub as MutableMapping
-            return create_app(config)
-
-    LetdownServer().run()
+    config.check_safe_to_start()  # refuse before binding the port, with the reason, not in a worker
+    settings = ServerSettings(
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        workers=args.workers,
+        max_body_bytes=config.max_body_bytes,
+    )
+    if args.server == "gunicorn":
+        serve_gunicorn(lambda: create_app(config), settings)
+    else:
+        serve_waitress(create_app(config), settings)
     return 0
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
-    serve = subparsers.add_parser("serve", help="run the skill service under gunicorn")
+    serve = subparsers.add_parser("serve", help="run the skill service (waitress, or gunicorn behind a proxy)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="waitress",
+        help="waitress (default: safe facing slow clients) or gunicorn (only behind a request-buffering proxy)",
+    )
+    serve.add_argument("--threads", type=int, default=8, help="request threads (per worker; default 8)")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     serve.set_defaults(run=run_serve)
+
+
+MIN_PURGE_AGE_DAYS = 1
+
+
+def purge_age_days(raw: str) -> int:
+    """At least one day: `--older-than-days 0` would forget everyone who used the skill today."""
+    try:
+        days = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, not {raw!r}") from None
+    if days < MIN_PURGE_AGE_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_PURGE_AGE_DAYS} day, not {days}: a smaller age would delete current users' data"
+        )
+    return days
 
 
 def run_storage_purge(args: argparse.Namespace) -> int:
@@ -69,10 +89,10 @@ def add_storage_parser(subparsers: argparse._SubParsersAction) -> None:
     purge = actions.add_parser("purge", help="delete everything stored for users inactive for a while")
     purge.add_argument(
         "--older-than-days",
-        type=int,
+        type=purge_age_days,
         default=365,
         metavar="DAYS",
-        help="inactive for at least this many days (default 365)",
+        help="inactive for at least this many days (at least 1; default 365)",
     )
     purge.set_defaults(run=run_storage_purge)
 

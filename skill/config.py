@@ -16,6 +16,8 @@ DEFAULT_MODEL_DIR = PROJECT_ROOT / "interaction_model"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_MAX_BODY_BYTES = 128 * 1024
 ENVIRONMENTS = ("local", "production")
+# What LETDOWN_ALLOW_INSECURE may name: production settings that are refused unless explicitly allowed.
+INSECURE_OVERRIDES = ("verification", "simulator")
 DEFAULT_LOCALE = "en-US"
 
 
@@ -57,6 +59,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _insecure_overrides(env: Mapping[str, str]) -> frozenset[str]:
+    names = frozenset(s.strip().lower() for s in env.get("LETDOWN_ALLOW_INSECURE", "").split(",") if s.strip())
+    unknown = sorted(names - set(INSECURE_OVERRIDES))
+    if unknown:
+        raise ConfigError(
+            f"LETDOWN_ALLOW_INSECURE may name {', '.join(INSECURE_OVERRIDES)}, not {', '.join(map(repr, unknown))}"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class Config:
     skill_ids: frozenset[str] = frozenset()
@@ -71,6 +83,8 @@ class Config:
     environment: str = "local"
     simulator_enabled: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allow_insecure: frozenset[str] = frozenset()
+    health_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -92,7 +106,42 @@ class Config:
             environment=environment,
             simulator_enabled=_flag(env, "LETDOWN_SIMULATOR", environment == "local"),
             max_body_bytes=_positive_int(env, "LETDOWN_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            allow_insecure=_insecure_overrides(env),
+            health_token=env.get("LETDOWN_HEALTH_TOKEN", "").strip() or None,
         )
+
+    def production_problems(self, serves_http: bool = True) -> list[str]:
+        """One line per reason this configuration must not serve with LETDOWN_ENV=production.
+
+        `serves_http=False` (AWS Lambda): Alexa invokes the function itself, so there is no HTTPS request to
+        verify and no simulator page; only the skill id check applies.
+        """
+        if self.environment != "production":
+            return []
+        problems = []
+        if not self.skill_ids:
+            problems.append(
+                "LETDOWN_SKILL_ID is not set: in production the service would answer requests meant for any skill"
+            )
+        if not serves_http:
+            return problems
+        if not self.verify_requests and "verification" not in self.allow_insecure:
+            problems.append(
+                "LETDOWN_VERIFY_REQUESTS=0: in production anyone could send forged requests "
+                "(set LETDOWN_ALLOW_INSECURE=verification only if something in front verifies them)"
+            )
+        if self.simulator_enabled and "simulator" not in self.allow_insecure:
+            problems.append(
+                "LETDOWN_SIMULATOR=1: in production the browser simulator lets anyone drive the skill without Alexa "
+                "(set LETDOWN_ALLOW_INSECURE=simulator to allow it anyway)"
+            )
+        return problems
+
+    def check_safe_to_start(self, serves_http: bool = True) -> None:
+        """Raise ConfigError naming every reason not to start; a no-op outside production."""
+        problems = self.production_problems(serves_http)
+        if problems:
+            raise ConfigError("refusing to start with LETDOWN_ENV=production:\n  " + "\n  ".join(problems))
 
     def warnings(self) -> list[str]:
         """Start-up warnings for settings that are allowed but unsafe in production."""

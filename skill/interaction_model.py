@@ -112,6 +112,9 @@ class ModelCatalog:
     def models(self) -> tuple[InteractionModel, ...]:
         return tuple(self._models.values())
 
+    def by_locale(self) -> Mapping[str, InteractionModel]:
+        return self._models
+
     def for_locale(self, locale: str | None) -> InteractionModel | None:
         if locale is not None and locale in self._models:
             return self._models[locale]

@@ -18,7 +18,9 @@ from tests.support.server import threaded_server
 # guidance, safety, rendering, sources, the interaction model and resolver), in-process, no server,
 # browser, database server or audio build. Every test of any other module is marked `slow`; a test of
 # these modules that starts a process marks itself.
-FAST_MODULES = frozenset({"test_content", "test_guidance", "test_safety", "test_render", "test_sources", "test_model"})
+FAST_MODULES = frozenset(
+    {"test_content", "test_guidance", "test_safety", "test_render", "test_sources", "test_model", "test_safety_lexicon"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,7 +18,7 @@ from flask import Flask
 from skill.app import create_app
 from skill.config import DEFAULT_AUDIO_DIR, Config
 from skill.playback.catalog import PLAY_ORDER, TrackCatalog, track_id_from_token
-from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient
+from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient, play_visualisation
 from tests.support.audio import fake_mp3, shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
 from tests.support.server import threaded_server
@@ -217,7 +217,7 @@ def test_cdn_base_url_from_the_environment_reaches_the_play_directive(
 ) -> None:
     app = make_app(LETDOWN_AUDIO_DIR=str(fake_audio_dir), LETDOWN_AUDIO_BASE_URL="https://cdn.example.test/a/")
     with threaded_server(app) as base_url:
-        answer = AlexaClient(base_url=base_url, pki=pki).intent("LetDownIntent")
+        answer = play_visualisation(AlexaClient(base_url=base_url, pki=pki))
     stream = answer["response"]["directives"][0]["audioItem"]["stream"]
     assert stream["url"].startswith("https://cdn.example.test/a/letdown-visualisation.mp3?v=")
     assert track_id_from_token(stream["token"]) == "letdown-visualisation"

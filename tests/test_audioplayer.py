@@ -7,6 +7,7 @@ temporary catalog of small, valid MP3s (tests/support/audio.py writes it).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -18,9 +19,10 @@ from flask import Flask
 
 from skill.app import create_app
 from skill.config import Config
+from skill.playback.artwork import BACKGROUND_IMAGE, COVER_ART
 from skill.playback.catalog import MAX_TOKEN_CHARS, PLAY_ORDER, TrackCatalog, iso_duration_seconds, track_id_from_token
 from skill.speech.content import parse_ssml, plain_text, ssml_problems, tag_name
-from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient, intent_request, resolved_slot
+from tests.support.alexa import TEST_PUBLIC_URL, AlexaClient, intent_request, play_visualisation, resolved_slot
 from tests.support.audio import shared_service_env, write_fake_audio_dir
 from tests.support.pki import TestPKI
 from tests.support.server import gunicorn_server, threaded_server
@@ -93,7 +95,12 @@ def assert_play(
     assert track is not None
     assert stream["url"] == f"{TEST_PUBLIC_URL}/audio/{track_id}.mp3?v={track.version}"
     assert stream["url"].startswith("https://")
-    assert play["audioItem"]["metadata"] == {"title": track.title, "subtitle": track.subtitle}
+    metadata = play["audioItem"]["metadata"]
+    assert {key: metadata[key] for key in ("title", "subtitle")} == {"title": track.title, "subtitle": track.subtitle}
+    for key, file_name in (("art", COVER_ART), ("backgroundImage", BACKGROUND_IMAGE)):
+        # Screens show calm artwork from this service, at a versioned HTTPS URL.
+        [source] = metadata[key]["sources"]
+        assert re.fullmatch(rf"{re.escape(TEST_PUBLIC_URL)}/art/{file_name}\?v=[0-9a-f]{{12}}", source["url"]), source
     if spoken_turn:
         assert answer["response"]["shouldEndSession"] is True
     else:
@@ -139,10 +146,8 @@ def playing(token: str, offset_ms: int = 0, activity: str = "PLAYING") -> dict[s
 # ----- starting tracks --------------------------------------------------------------------------------------
 
 
-def test_letdown_intent_speaks_a_short_intro_then_plays_the_visualisation(
-    player: AlexaClient, catalog: TrackCatalog
-) -> None:
-    answer = player.intent("LetDownIntent")
+def test_the_visualisation_speaks_a_short_intro_then_plays(player: AlexaClient, catalog: TrackCatalog) -> None:
+    answer = play_visualisation(player)
     assert_play(answer, catalog, "letdown-visualisation")
     assert answer["sessionAttributes"]["last_message"] == "letdown.routine"
     assert 0 < words(answer) <= MAX_INTRO_WORDS
@@ -275,7 +280,7 @@ def test_a_late_stop_of_a_replaced_stream_does_not_overwrite_the_new_one(
 ) -> None:
     old = assert_play(player.intent("BreathingIntent", duration="PT5M"), catalog, "breathing-5m")
     assert_silent(player.event("AudioPlayer.PlaybackStarted", token=old, offsetInMilliseconds=0))
-    new = assert_play(player.intent("LetDownIntent"), catalog, "letdown-visualisation")
+    new = assert_play(play_visualisation(player), catalog, "letdown-visualisation")
     # REPLACE_ALL: the device reports the old stream stopped after the new Play was already sent.
     assert_empty(player.event("AudioPlayer.PlaybackStopped", token=old, offsetInMilliseconds=90000))
     assert assert_play(player.intent("AMAZON.ResumeIntent"), catalog, "letdown-visualisation", 0) == new
@@ -289,7 +294,7 @@ def test_start_over_replays_the_current_track_from_the_beginning(player: AlexaCl
 
 
 def test_stop_while_playing_stops_the_audio_silently(player: AlexaClient, catalog: TrackCatalog) -> None:
-    token = assert_play(player.intent("LetDownIntent"), catalog, "letdown-visualisation")
+    token = assert_play(play_visualisation(player), catalog, "letdown-visualisation")
     player.player_state = playing(token, 30000)
     assert_stop(player.intent("AMAZON.StopIntent"))
     assert_stop(player.intent("AMAZON.CancelIntent"))
@@ -336,7 +341,7 @@ def test_next_with_no_track_current_is_left_to_the_conversation(player: AlexaCli
     ["AMAZON.LoopOnIntent", "AMAZON.LoopOffIntent", "AMAZON.ShuffleOnIntent", "AMAZON.ShuffleOffIntent"],
 )
 def test_loop_and_shuffle_are_politely_not_available(player: AlexaClient, catalog: TrackCatalog, intent: str) -> None:
-    token = assert_play(player.intent("LetDownIntent"), catalog, "letdown-visualisation")
+    token = assert_play(play_visualisation(player), catalog, "letdown-visualisation")
     player.player_state = playing(token, 5000)
     answer = player.intent(intent)
     assert directives(answer) == []  # the track carries on untouched
@@ -370,7 +375,7 @@ def test_nearly_finished_on_other_tracks_queues_nothing(player: AlexaClient, cat
 def test_playback_failed_is_logged_and_answered_empty(
     player: AlexaClient, catalog: TrackCatalog, caplog: pytest.LogCaptureFixture
 ) -> None:
-    token = assert_play(player.intent("LetDownIntent"), catalog, "letdown-visualisation")
+    token = assert_play(play_visualisation(player), catalog, "letdown-visualisation")
     answer = player.event(
         "AudioPlayer.PlaybackFailed",
         token=token,
@@ -475,8 +480,8 @@ def test_whispered_speech_keeps_the_audio_tag_outside_the_whisper_effect(
     assert [element.get("src") for element in root.iter("audio")] == [catalog.stream_url("breathing-1m")]
 
 
-def test_letdown_on_a_speaker_plays_the_visualisation_in_ssml(speaker_only: AlexaClient, catalog: TrackCatalog) -> None:
-    answer = speaker_only.intent("LetDownIntent")
+def test_the_visualisation_on_a_speaker_plays_in_ssml(speaker_only: AlexaClient, catalog: TrackCatalog) -> None:
+    answer = play_visualisation(speaker_only)
     assert f'<audio src="{catalog.stream_url("letdown-visualisation")}"/>' in answer["response"]["outputSpeech"]["ssml"]
     assert answer["sessionAttributes"]["last_message"] == "letdown.routine"
 
@@ -506,7 +511,9 @@ def test_speaker_with_a_plain_http_public_url_gets_no_audio_tag(
 ) -> None:
     app = make_app(LETDOWN_AUDIO_DIR=str(fake_audio_dir), LETDOWN_PUBLIC_URL="http://127.0.0.1:8000")
     with threaded_server(app) as base_url:
-        answer = AlexaClient(base_url=base_url, pki=pki, audio_player=False).intent("LetDownIntent")
+        answer = AlexaClient(base_url=base_url, pki=pki, audio_player=False).intent(
+            "PlayTrackIntent", track="let-down visualisation"
+        )
     assert "<audio" not in answer["response"]["outputSpeech"]["ssml"]
     assert answer["sessionAttributes"]["last_message"] == "letdown.routine_spoken"
 
@@ -518,7 +525,7 @@ def test_tracks_not_yet_built_get_spoken_alternatives(
     audio_dir = write_fake_audio_dir(tmp_path / "audio", built=["breathing-1m", "breathing-2m"])
     with threaded_server(make_app(LETDOWN_AUDIO_DIR=str(audio_dir))) as base_url:
         echo = AlexaClient(base_url=base_url, pki=pki, audio_player=audio_player)
-        letdown = echo.intent("LetDownIntent")
+        letdown = play_visualisation(echo)
         assert directives(letdown) == []
         assert letdown["sessionAttributes"]["last_message"] == "letdown.routine_spoken"
         assert letdown["sessionAttributes"]["last_offer"] == "next_tip"

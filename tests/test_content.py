@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from skill.config import DEFAULT_AUDIO_DIR
-from skill.conversation.safety import ROUTES, TRIGGERS_KEY
+from skill.conversation.safety import ROUTE_PRECEDENCE
 from skill.speech.content import (
     MAX_SPEECH_CHARS,
     ContentError,
@@ -17,6 +17,7 @@ from skill.speech.content import (
     plain_text,
     ssml_problems,
 )
+from skill.understanding.safety import LEXICON_KEY
 
 FIRST_ANSWER_MAX_WORDS = 35
 LONG_FORM_MAX_WORDS = 90
@@ -136,14 +137,15 @@ def test_pick_returns_one_of_the_variants(en_us) -> None:
     assert en_us.pick("tip.relax", "long") in en_us.variants("tip.relax", "long")
 
 
-def test_safety_triggers_are_data_not_messages(en_us) -> None:
-    assert TRIGGERS_KEY not in en_us.message_ids()
-    triggers = en_us.data(TRIGGERS_KEY)
-    for route in ROUTES:
-        assert triggers[route], route
-        assert isinstance(triggers[route], tuple)  # immutable after load
+def test_safety_lexicon_is_data_not_messages(en_us) -> None:
+    assert LEXICON_KEY not in en_us.message_ids()
+    routes = en_us.data(LEXICON_KEY)["routes"]
+    for route in ROUTE_PRECEDENCE:
+        assert routes[route], route
+        assert isinstance(routes[route], tuple)  # immutable after load
+        assert all(entry["source"].strip() for entry in routes[route]), route
     with pytest.raises(TypeError):
-        triggers["crisis"] = ()  # type: ignore[index]
+        routes["crisis"] = ()  # type: ignore[index]
 
 
 def test_locale_fallback(tmp_path: Path) -> None:

@@ -46,8 +46,20 @@ def test_yes_answers_the_open_offer(content: LocaleContent) -> None:
     assert next_tip is not None and next_tip.message_id == guidance.tip_message(guidance.TIP_IDS[0])
     assert guidance.yes_reply({LAST_OFFER: "breathing"}, content) is None  # the audio side answers it
     assert guidance.yes_reply({LAST_OFFER: "a client's invention"}, content) == Reply(
-        "fallback.main", reprompt="fallback.reprompt"
+        "fallback.main", then="fallback.safety_line", reprompt="fallback.reprompt"
     )
+
+
+def test_the_first_tip_is_offered_as_a_tip_then_another(content: LocaleContent) -> None:
+    assert guidance.offer_after("about.letdown", "long", [], content) == "offer.first_tip"
+    assert guidance.offer_after("about.letdown", "long", ["relax"], content) == Offer.NEXT_TIP.message_id
+
+
+def test_what_can_i_do_after_dmer_is_dmer_coping(content: LocaleContent) -> None:
+    after_dmer = {LAST_MESSAGE: "dmer.about"}
+    assert guidance.help_reply(after_dmer, content).message_id == "dmer.coping"
+    assert guidance.another_tip_reply(dict(after_dmer), content).message_id == "dmer.coping"
+    assert guidance.help_reply({}, content).message_id == "help.main"
 
 
 def test_no_acknowledges_an_offer_and_otherwise_says_goodbye() -> None:

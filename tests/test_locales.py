@@ -320,7 +320,13 @@ def test_english_grammars_extend_en_us_and_spanish_stands_alone() -> None:
     spanish = model_document("es-US")["interactionModel"]["languageModel"]
     assert spanish["invocationName"] == "ayuda de bajada de leche"
     assert invocation_name_problems(spanish["invocationName"]) == []
-    shared = us & {s for samples in intent_samples("es-US").values() for s in samples}
+    # A sample that is a slot alone ("{mode}": the coach's one-word answer) has no words to translate.
+    slot_alone = re.compile(r"\{\w+\}")
+    shared = {
+        s
+        for s in us & {s for samples in intent_samples("es-US").values() for s in samples}
+        if not slot_alone.fullmatch(s)
+    }
     assert shared <= {"no"}, shared  # written for Spanish speakers, not translated: only "no" is the same word
 
 

@@ -152,7 +152,7 @@ def first_sample(intent: str) -> str:
 
 
 HARNESS_CASES = (
-    Case(text=first_sample("LetDownIntent"), intent="LetDownIntent"),  # an AudioPlayer.Play answer
+    Case(text=first_sample("BreathingIntent"), intent="BreathingIntent"),  # an AudioPlayer.Play answer
     Case(text="zebra crossing quantum spreadsheet", intent="DmerIntent"),  # no sample matches: the fallback
     Case(text="open let down helper", intent=LAUNCH),  # a launch phrase, not an intent
 )
@@ -161,9 +161,9 @@ HARNESS_CASES = (
 def test_virtual_alexa_drives_the_running_service(bench_env: dict[str, str]) -> None:
     """Real node, real virtual-alexa from tools/nlu, real `letdown serve` over loopback HTTP."""
     outcomes = bench_nlu.run_virtual_alexa(HARNESS_CASES, bench_env)
-    letdown, nonsense, launch = outcomes
-    assert letdown.error is None and letdown.resolved == "LetDownIntent"
-    assert "directive:AudioPlayer.Play" in letdown.keys and letdown.correct, letdown
+    breathing, nonsense, launch = outcomes
+    assert breathing.error is None and breathing.resolved == "BreathingIntent"
+    assert "directive:AudioPlayer.Play" in breathing.keys and breathing.correct, breathing
     assert nonsense.resolved == "AMAZON.FallbackIntent" and nonsense.fallback and not nonsense.correct
     assert launch.resolved == LAUNCH and "message:launch.first" in launch.keys and launch.correct
 

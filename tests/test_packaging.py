@@ -41,6 +41,7 @@ def test_package_writes_an_ask_cli_project(tmp_path: Path) -> None:
     assert custom["endpoint"] == {"uri": "https://skill.example.com/alexa", "sslCertificateType": "Trusted"}
     assert {"type": "AUDIO_PLAYER"} in custom["interfaces"]
     assert {"type": "CAN_FULFILL_INTENT_REQUEST"} in custom["interfaces"]
+    assert {"type": "ALEXA_PRESENTATION_APL"} in custom["interfaces"]  # the Echo Show breathing screen
     model = tmp_path / "skill-package" / "interactionModels" / "custom" / "en-US.json"
     assert json.loads(model.read_text()) == json.loads((DEFAULT_MODEL_DIR / "en-US.json").read_text())
 

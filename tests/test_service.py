@@ -1,10 +1,12 @@
-"""The service foundation: configuration, /healthz, request logs, skill events, storage outages, gunicorn."""
+"""The service foundation: configuration, /healthz, request logs, skill events, storage outages, the servers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +16,12 @@ import requests
 from ask_sdk_core.serialize import DefaultSerializer
 from ask_sdk_model import RequestEnvelope
 
+from skill import __version__
 from skill.config import Config, ConfigError, default_database_url
-from skill.storage import open_store
+from skill.storage import open_store, sqlite_path
 from tests.support.alexa import TEST_USER_ID, AlexaClient, envelope
 from tests.support.pki import TestPKI
-from tests.support.server import free_port, gunicorn_server, threaded_server
+from tests.support.server import free_port, gunicorn_server, letdown_server, threaded_server
 
 
 def test_config_defaults_are_embedded() -> None:
@@ -74,10 +77,19 @@ def test_non_https_public_url_is_warned_about() -> None:
     assert not any("not HTTPS" in w for w in Config.from_env({"LETDOWN_PUBLIC_URL": "https://x.test"}).warnings())
 
 
-def test_healthz_reports_service_and_storage(live_service: str) -> None:
-    reply = requests.get(f"{live_service}/healthz", timeout=5)
-    assert reply.status_code == 200
-    body = reply.json()
+HEALTH_TOKEN = "health-token-for-tests"
+
+
+def healthz_detail(base_url: str) -> dict:
+    return requests.get(f"{base_url}/healthz", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}, timeout=10).json()
+
+
+def test_healthz_reports_service_and_storage(make_app) -> None:
+    with threaded_server(make_app(LETDOWN_HEALTH_TOKEN=HEALTH_TOKEN)) as base_url:
+        reply = requests.get(f"{base_url}/healthz", timeout=5)
+        assert reply.status_code == 200
+        assert reply.json() == {"status": "ok", "version": __version__}
+        body = healthz_detail(base_url)
     assert body["status"] == "ok"
     assert body["storage"]["ok"] is True
     assert body["verification"] is True
@@ -88,9 +100,9 @@ def unreachable_postgres_url() -> str:
 
 
 def test_database_down_keeps_guidance_answering_and_healthz_says_why(make_app, pki: TestPKI) -> None:
-    app = make_app(LETDOWN_DATABASE_URL=unreachable_postgres_url())
+    app = make_app(LETDOWN_DATABASE_URL=unreachable_postgres_url(), LETDOWN_HEALTH_TOKEN=HEALTH_TOKEN)
     with threaded_server(app) as base_url:
-        health = requests.get(f"{base_url}/healthz", timeout=10).json()
+        health = healthz_detail(base_url)
         assert health["status"] == "degraded"
         assert health["storage"]["ok"] is False
         assert health["storage"]["detail"]
@@ -149,7 +161,20 @@ def test_unknown_request_type_is_a_clear_400(alexa: AlexaClient) -> None:
     assert reply.json()["error"]
 
 
-def test_letdown_serve_runs_gunicorn_workers(service_env: dict[str, str], pki: TestPKI, tmp_path: Path) -> None:
+def test_letdown_serve_runs_waitress_by_default(service_env: dict[str, str], pki: TestPKI, tmp_path: Path) -> None:
+    log_path = tmp_path / "serve.log"
+    with letdown_server({**service_env, "LETDOWN_PUBLIC_URL": "http://127.0.0.1"}, log_path=log_path) as base_url:
+        reply = requests.get(f"{base_url}/healthz", timeout=5)
+        assert reply.json()["status"] == "ok"
+        assert reply.headers["Server"] == "letdown"
+        answer = AlexaClient(base_url=base_url, pki=pki).launch()
+        assert answer["sessionAttributes"]["last_message"] in ("launch.first", "launch.returning")
+    log = log_path.read_text()
+    assert "Serving on http://127.0.0.1:" in log
+    assert "not HTTPS" in log
+
+
+def test_letdown_serve_can_run_gunicorn_workers(service_env: dict[str, str], pki: TestPKI, tmp_path: Path) -> None:
     log_path = tmp_path / "serve.log"
     with gunicorn_server({**service_env, "LETDOWN_PUBLIC_URL": "http://127.0.0.1"}, 2, log_path) as base_url:
         assert requests.get(f"{base_url}/healthz", timeout=5).json()["status"] == "ok"
@@ -158,6 +183,12 @@ def test_letdown_serve_runs_gunicorn_workers(service_env: dict[str, str], pki: T
     log = log_path.read_text()
     assert log.count("Booting worker") == 2
     assert "not HTTPS" in log
+
+
+def age_every_row(database_url: str) -> None:
+    """Make every stored attribute look untouched since 2020 (purge works on whole days)."""
+    with contextlib.closing(sqlite3.connect(sqlite_path(database_url))) as connection, connection:
+        connection.execute("UPDATE attributes SET updated_at = '2020-01-01T00:00:00.000000Z'")
 
 
 def test_storage_purge_command_forgets_inactive_users(alexa: AlexaClient, service_env: dict[str, str]) -> None:
@@ -169,6 +200,8 @@ def test_storage_purge_command_forgets_inactive_users(alexa: AlexaClient, servic
     kept = subprocess.run([*command, "--older-than-days", "30"], env=env, capture_output=True, text=True, check=True)
     assert "deleted 0" in kept.stdout
     assert store.get_attributes(request_envelope)
-    subprocess.run([*command, "--older-than-days", "0"], env=env, capture_output=True, text=True, check=True)
+    age_every_row(service_env["LETDOWN_DATABASE_URL"])
+    purged = subprocess.run([*command, "--older-than-days", "1"], env=env, capture_output=True, text=True, check=True)
+    assert "deleted 0" not in purged.stdout
     assert store.get_attributes(request_envelope) == {}
     store.close()

@@ -183,7 +183,9 @@ def test_the_simulator_is_off_in_production_unless_enabled(make_app: Callable[..
         assert post(base_url, UTTERANCE, GOOD).status_code == 404
         assert post(base_url, EVENT, {"type": "AudioPlayer.PlaybackStarted"}).status_code == 404
         assert requests.get(f"{base_url}/simulator/static/simulator.js", timeout=10).status_code == 404
-    with threaded_server(make_app(LETDOWN_ENV="production", LETDOWN_SIMULATOR="1")) as base_url:
+    with threaded_server(
+        make_app(LETDOWN_ENV="production", LETDOWN_SIMULATOR="1", LETDOWN_ALLOW_INSECURE="simulator")
+    ) as base_url:
         assert requests.get(f"{base_url}/simulator", timeout=10).status_code == 200
 
 

@@ -24,7 +24,10 @@ from skill.storage import (
     ALLOWED_KEYS,
     MIGRATIONS,
     AttributeStore,
+    Change,
     Migration,
+    Outcome,
+    PlaybackUpdate,
     TrackedAttributes,
     open_store,
     sqlite_path,
@@ -110,6 +113,21 @@ FULL_STATE = {
     "whisper": True,
     "visits": 4,
 }
+PREFERENCES = {"whisper": True, "visits": 4}
+
+
+def store_full_state(store: AttributeStore, envelope: RequestEnvelope) -> None:
+    """FULL_STATE: preferences saved the SDK's way, playback through its conditional updates."""
+    attributes = store.get_attributes(envelope)
+    attributes.update(PREFERENCES)
+    store.save_attributes(envelope, attributes)
+    event_ms = FULL_STATE["playback_updated_ms"]
+    token = FULL_STATE["track_token"]
+    assert attributes.update_playback(PlaybackUpdate(Change.STARTED, event_ms, token, 0)) is Outcome.APPLIED
+    stopped = PlaybackUpdate(Change.STOPPED, event_ms, token, FULL_STATE["track_offset_ms"])
+    assert attributes.update_playback(stopped) is Outcome.APPLIED
+    paused = PlaybackUpdate(Change.HALT, event_ms, token, 1_000, activity="PAUSED")
+    assert attributes.update_playback(paused) is Outcome.APPLIED
 
 
 # ----- round trip and key-level saving --------------------------------------------------------------------
@@ -123,8 +141,7 @@ def test_round_trip_keeps_values_and_types(database_url: str) -> None:
     assert isinstance(attributes, TrackedAttributes)
     assert attributes == {} and not attributes.unavailable
 
-    attributes.update(FULL_STATE)
-    store.save_attributes(envelope, attributes)
+    store_full_state(store, envelope)
     store.close()
 
     reopened = open_store(database_url)
@@ -137,21 +154,30 @@ def test_round_trip_keeps_values_and_types(database_url: str) -> None:
     reopened.close()
 
 
-def test_two_loads_changing_different_keys_both_survive(store: AttributeStore) -> None:
-    """A PlaybackStopped and a PauseIntent handled at once, each from its own load of the same user."""
+def test_playback_keys_change_only_through_playback_updates(store: AttributeStore) -> None:
     envelope = envelope_for(USER_ID)
-    setup = store.get_attributes(envelope)
-    setup.update(track_offset_ms=0, playback_activity="PLAYING")
-    store.save_attributes(envelope, setup)
+    attributes = store.get_attributes(envelope)
+    attributes["track_offset_ms"] = 5_000
+    with pytest.raises(ValueError, match="update_playback"):
+        store.save_attributes(envelope, attributes)
+    with pytest.raises(ValueError, match="update_playback"):
+        store.save_attributes(envelope, {"track_token": "breathing-2m"})
+    assert store.get_attributes(envelope) == {}
 
-    stopped_event = store.get_attributes(envelope)
-    pause_intent = store.get_attributes(envelope)
-    stopped_event["track_offset_ms"] = 41_000
-    pause_intent["playback_activity"] = "PAUSED"
-    store.save_attributes(envelope, stopped_event)
-    store.save_attributes(envelope, pause_intent)
 
-    assert store.get_attributes(envelope) == {"track_offset_ms": 41_000, "playback_activity": "PAUSED"}
+def test_two_loads_changing_different_keys_both_survive(store: AttributeStore) -> None:
+    """A LaunchRequest and a whisper request handled at once, each from its own load of the same user."""
+    envelope = envelope_for(USER_ID)
+    store.save_attributes(envelope, {"visits": 1, "whisper": False})
+
+    launch = store.get_attributes(envelope)
+    whisper_intent = store.get_attributes(envelope)
+    launch["visits"] = 2
+    whisper_intent["whisper"] = True
+    store.save_attributes(envelope, launch)
+    store.save_attributes(envelope, whisper_intent)
+
+    assert store.get_attributes(envelope) == {"visits": 2, "whisper": True}
 
 
 def test_unchanged_keys_are_not_rewritten(store: AttributeStore, database_url: str) -> None:
@@ -172,27 +198,26 @@ def test_snapshot_moves_forward_after_save(store: AttributeStore) -> None:
     """Saving the same object twice must not write back a value another request changed in between."""
     envelope = envelope_for(USER_ID)
     mine = store.get_attributes(envelope)
-    mine["track_offset_ms"] = 1_000
+    mine["visits"] = 1
     store.save_attributes(envelope, mine)
-    assert mine.snapshot == {"track_offset_ms": 1_000}
+    assert mine.snapshot == {"visits": 1}
 
     other_request = store.get_attributes(envelope)
-    other_request["track_offset_ms"] = 2_000
+    other_request["visits"] = 2
     store.save_attributes(envelope, other_request)
 
     mine["whisper"] = True
     store.save_attributes(envelope, mine)
-    assert store.get_attributes(envelope) == {"track_offset_ms": 2_000, "whisper": True}
+    assert store.get_attributes(envelope) == {"visits": 2, "whisper": True}
 
 
 def test_removed_key_is_deleted(store: AttributeStore, database_url: str) -> None:
     envelope = envelope_for(USER_ID)
     attributes = store.get_attributes(envelope)
-    attributes.update(track_token="breathing-2m", track_offset_ms=5_000, visits=2)
+    attributes.update(whisper=True, visits=2)
     store.save_attributes(envelope, attributes)
 
-    del attributes["track_token"]
-    attributes.pop("track_offset_ms")
+    del attributes["whisper"]
     store.save_attributes(envelope, attributes)
 
     assert store.get_attributes(envelope) == {"visits": 2}
@@ -208,8 +233,8 @@ def test_plain_dict_upserts_every_key_and_deletes_nothing(store: AttributeStore)
 
 def test_none_is_stored_as_a_value(store: AttributeStore) -> None:
     envelope = envelope_for(USER_ID)
-    store.save_attributes(envelope, {"track_token": None})
-    assert store.get_attributes(envelope) == {"track_token": None}
+    store.save_attributes(envelope, {"whisper": None})
+    assert store.get_attributes(envelope) == {"whisper": None}
 
 
 # ----- what may be stored ---------------------------------------------------------------------------------
@@ -242,11 +267,12 @@ def test_anything_outside_the_contract_is_rejected(
 
 def test_user_is_stored_under_a_hash_of_the_id(store: AttributeStore, database_url: str) -> None:
     envelope = envelope_for(USER_ID)
-    store.save_attributes(envelope, dict(FULL_STATE))
+    store_full_state(store, envelope)
     store.close()
 
     assert {user_key for (user_key, _) in stored_rows(database_url)} == {sha256_hex(USER_ID)}
-    everything = raw_query(database_url, "SELECT * FROM attributes")
+    everything = raw_query(database_url, "SELECT * FROM attributes") + raw_query(database_url, "SELECT * FROM playback")
+    assert raw_query(database_url, "SELECT user_key FROM playback") == [(sha256_hex(USER_ID),)]
     assert USER_ID not in repr(everything)
     if database_url.startswith("sqlite:"):
         for stored_file in sqlite_path(database_url).parent.iterdir():  # the database, its WAL and SHM
@@ -317,8 +343,7 @@ def test_purge_inactive_removes_users_with_no_recent_change(store: AttributeStor
 ROUNDS = 25
 # Each role changes its own attribute, like the handlers of concurrent requests about one user.
 ROLES = {
-    "playback_stopped": lambda round_number: {"track_offset_ms": round_number * 1_000},
-    "pause_intent": lambda round_number: {"playback_activity": ("PAUSED", "PLAYING")[round_number % 2]},
+    "launch": lambda round_number: {"visits": round_number + 1},
     "whisper_intent": lambda round_number: {"whisper": round_number % 2 == 0},
 }
 
@@ -428,14 +453,28 @@ def test_threads_share_the_store(store: AttributeStore) -> None:
         assert store.get_attributes(envelope_for(f"amzn1.ask.account.THREAD{number}")) == {"visits": increments}
 
 
+def parent_resources(store: AttributeStore) -> Any:
+    """Internals: which connections a process uses cannot be seen from outside (SQLite: its idle
+    connection; PostgreSQL: its psycopg_pool)."""
+    if hasattr(store, "_idle"):
+        (parent_connection,) = store._idle
+        return parent_connection
+    return store._pool  # type: ignore[attr-defined]
+
+
+def child_used_its_own(store: AttributeStore, parent: Any) -> bool:
+    if hasattr(store, "_idle"):
+        return parent not in store._idle and parent in store._inherited
+    return store._pool is not parent and store._pool is not None  # type: ignore[attr-defined]
+
+
 def test_forked_child_never_touches_the_parent_connection(
     store: AttributeStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     """gunicorn forks workers; sharing one database connection between processes corrupts it."""
     envelope = envelope_for(USER_ID)
     store.save_attributes(envelope, {"visits": 1})
-    # Internals: which connection a process uses cannot be seen from outside.
-    (parent_connection,) = store._idle
+    parent = parent_resources(store)
     context = multiprocessing.get_context("fork")
     results = context.SimpleQueue()
 
@@ -443,8 +482,7 @@ def test_forked_child_never_touches_the_parent_connection(
         attributes = store.get_attributes(envelope)
         attributes["visits"] = 2
         store.save_attributes(envelope, attributes)
-        used_own = parent_connection not in store._idle and parent_connection in store._inherited
-        results.put((attributes.unavailable, used_own))
+        results.put((attributes.unavailable, child_used_its_own(store, parent)))
 
     child = context.Process(target=in_child)
     child.start()
@@ -454,8 +492,8 @@ def test_forked_child_never_touches_the_parent_connection(
     assert results.get() == (False, True)
     caplog.set_level(logging.INFO)
     assert store.get_attributes(envelope) == {"visits": 2}
-    assert store._idle == [parent_connection]  # still healthy: no reconnect needed
-    assert "connection lost" not in caplog.text
+    assert parent_resources(store) is parent  # still healthy: no reconnect needed
+    assert "storage unavailable" not in caplog.text
 
 
 # ----- schema ---------------------------------------------------------------------------------------------
@@ -468,7 +506,14 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 def test_older_schema_is_migrated_at_open_and_reopening_is_idempotent(database_url: str) -> None:
     old = open_store(database_url, migrations=MIGRATIONS[:1])
     envelope = envelope_for(USER_ID)
-    old.save_attributes(envelope, {"visits": 3, "track_token": "dmer-wave"})
+    old.save_attributes(envelope, {"visits": 3})
+    # How version 1 stored playback state: one row per key (the code that wrote them is gone).
+    for key, value in (("track_token", '"dmer-wave"'), ("track_offset_ms", "4200"), ("playback_activity", '"PAUSED"')):
+        raw_query(
+            database_url,
+            "INSERT INTO attributes (user_key, attr_key, value, updated_at) VALUES (?, ?, ?, ?)",
+            (sha256_hex(USER_ID), key, value, "2026-01-01T00:00:00.000000Z"),
+        )
     assert old.schema_version() == 1
     assert "attributes_updated_at" not in index_names(database_url)
     old.close()
@@ -476,7 +521,12 @@ def test_older_schema_is_migrated_at_open_and_reopening_is_idempotent(database_u
     for _ in range(2):
         current = open_store(database_url)
         assert current.schema_version() == len(MIGRATIONS)
-        assert current.get_attributes(envelope) == {"visits": 3, "track_token": "dmer-wave"}
+        assert current.get_attributes(envelope) == {
+            "visits": 3,
+            "track_token": "dmer-wave",
+            "track_offset_ms": 4200,
+            "playback_activity": "PAUSED",
+        }
         current.close()
 
     versions = raw_query(database_url, "SELECT version FROM schema_version ORDER BY version")
@@ -515,9 +565,12 @@ def unreachable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/letdown"
 
 
-def test_unreachable_database_degrades_without_raising(unreachable_url: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_unreachable_database_degrades_without_raising(
+    unreachable_url: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     caplog.set_level(logging.DEBUG)
-    store = open_store(unreachable_url)
+    journal = tmp_path / "pending-deletions"
+    store = open_store(unreachable_url, journal_path=journal)
     envelope = envelope_for(USER_ID)
 
     attributes = store.get_attributes(envelope)
@@ -529,7 +582,8 @@ def test_unreachable_database_degrades_without_raising(unreachable_url: str, cap
     ok, detail = store.health()
 
     assert not ok and detail.startswith("database unreachable: ")
-    assert "not saved" in caplog.text and "not deleted" in caplog.text
+    assert "not saved" in caplog.text and "deletion journaled" in caplog.text
+    assert journal.read_text() == f"{sha256_hex(USER_ID)}\n"  # the deletion is kept until it can be done
     assert USER_ID not in caplog.text and "s3cret" not in caplog.text and "s3cret" not in detail
     store.close()
 
@@ -564,7 +618,8 @@ def test_postgres_restart_is_survived(postgres_server: PostgresServer) -> None:
         ok, detail = store.health()
         assert while_down == {"visits": 1} and while_down.unavailable
         assert not ok and detail.startswith("database unreachable: ")
-        assert patient_store.get_attributes(envelope).unavailable
+        for _ in range(2):  # two failures in a row open its breaker
+            assert patient_store.get_attributes(envelope).unavailable
     finally:
         postgres_server.start()
 

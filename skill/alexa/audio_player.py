@@ -1,21 +1,23 @@
 """AudioPlayer logic: starting tracks, pause/resume, Next/Previous, and the playback events.
 
-Where the playback position lives: the persistent attributes `track_token`, `track_offset_ms`,
-`playback_activity` and `playback_updated_ms` (any worker process may answer the next request).
-- Every Play stores its (new) token and start offset at once, so Resume works even if events are lost.
-- PlaybackStarted/Stopped/Finished store what they report, but Stopped/Finished only for the stream
-  that is stored: a REPLACE_ALL makes the device report the *old* stream stopped, after the new Play
-  was stored, and that late event must not win.
-- Pause stores the device's position from `context.AudioPlayer` (when it reports one) and PAUSED; the
-  PlaybackStopped event that follows stores the exact offset.
+Where the playback position lives: one playback row per user (skill.storage.playback), read as the
+persistent attributes `track_token`, `track_offset_ms`, `playback_activity` and `playback_updated_ms` (any
+worker process, on any host, may answer the next request). Every change is one conditional update that the
+database checks, so concurrent requests cannot mix a state:
+- Every Play stores its (new) token and start offset together, so Resume works even if events are lost.
+- PlaybackStarted stores what it reports unless a newer event is stored; Stopped/Finished only for the
+  stream that is stored and only if newer: a REPLACE_ALL makes the device report the *old* stream
+  stopped, after the new Play was stored, and that late event must not win.
+- Pause stores PAUSED and the device's position from `context.AudioPlayer` (when it reports one), unless
+  the PlaybackStopped event that goes with it already stored the exact offset.
 AudioPlayer and PlaybackController requests carry no session and never get speech, cards or reprompts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,14 +32,17 @@ from ask_sdk_model.interfaces.audioplayer import (
     StopDirective,
     Stream,
 )
+from ask_sdk_model.interfaces.display import Image, ImageInstance
 
 from skill.alexa.deps import SkillDeps
 from skill.alexa.interceptors import locale_content
+from skill.alexa.screen import SPOKEN_WORDS_PER_S, add_breathing_screen
 from skill.alexa.slots import resolved_slot_id, slot
 from skill.playback.catalog import Track, iso_duration_seconds, make_token
+from skill.speech.content import plain_text
 from skill.speech.offers import Offer
 from skill.speech.render import speak, speak_with_audio
-from skill.storage import keys
+from skill.storage import Change, Outcome, PlaybackUpdate, TrackedAttributes, keys
 from skill.storage.keys import CURRENT_ACTIVITIES, SOUNDING_ACTIVITIES, Activity
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,7 @@ LETDOWN_TRACK = "letdown-visualisation"
 LETDOWN_INTRO = "letdown.routine"
 LETDOWN_SPOKEN = "letdown.routine_spoken"
 NEXT_TIP_OFFER = Offer.NEXT_TIP.message_id
+BREATHING_SCREEN_LINE = "screen.breathing"
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,35 @@ def persistent(handler_input: HandlerInput) -> dict[str, Any]:
     return handler_input.attributes_manager.persistent_attributes
 
 
-def record(handler_input: HandlerInput, changes: Mapping[str, Any]) -> None:
-    """Store only the playback keys this request knows about (the store writes just what changed)."""
+def storage_unavailable(handler_input: HandlerInput) -> bool:
+    """The stored state could not be read for this request (the database is away)."""
+    return bool(getattr(persistent(handler_input), "unavailable", False)) and supports_audio_player(handler_input)
+
+
+def request_time_ms(handler_input: HandlerInput) -> int:
+    """Alexa's timestamp of this request in ms: what orders the playback events of one user."""
+    moment = getattr(handler_input.request_envelope.request, "timestamp", None)
+    if not isinstance(moment, dt.datetime):
+        return int(time.time() * 1000)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def record(
+    handler_input: HandlerInput,
+    change: Change,
+    token: str | None = None,
+    offset_ms: int = 0,
+    activity: Activity | None = None,
+) -> Outcome:
+    """One conditional playback update (skill.storage.playback says what each change expects)."""
     attributes = persistent(handler_input)
-    attributes.update(changes)
-    attributes[keys.PLAYBACK_UPDATED_MS] = int(time.time() * 1000)
-    handler_input.attributes_manager.save_persistent_attributes()
+    if not isinstance(attributes, TrackedAttributes):
+        return Outcome.SKIPPED  # a persistence adapter without playback state (tests of other parts)
+    stored_activity = str(activity) if activity is not None else None
+    update = PlaybackUpdate(change, request_time_ms(handler_input), token, offset_ms, stored_activity)
+    return attributes.update_playback(update)
 
 
 # ----- directives -----------------------------------------------------------------------------------------
@@ -159,9 +188,23 @@ def play_directive(
                 offset_in_milliseconds=offset_ms,
                 expected_previous_token=expected_previous_token,
             ),
-            metadata=AudioItemMetadata(title=track.title, subtitle=track.subtitle),
+            metadata=track_metadata(deps, track),
         ),
     )
+
+
+def track_metadata(deps: SkillDeps, track: Track) -> AudioItemMetadata:
+    """Title and subtitle, with the calm cover art and background image screens show during the track."""
+    return AudioItemMetadata(
+        title=track.title,
+        subtitle=track.subtitle,
+        art=image(deps.artwork.cover_url),
+        background_image=image(deps.artwork.background_url),
+    )
+
+
+def image(url: str | None) -> Image | None:
+    return Image(sources=[ImageInstance(url=url)]) if url else None
 
 
 def end_session_if_any(handler_input: HandlerInput) -> None:
@@ -176,7 +219,7 @@ def play(handler_input: HandlerInput, deps: SkillDeps, position: Position) -> Re
     builder = handler_input.response_builder
     builder.add_directive(play_directive(deps, position.track, position.token, position.offset_ms))
     end_session_if_any(handler_input)
-    record(handler_input, {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms})
+    record(handler_input, Change.PLAY, position.token, position.offset_ms)
     return builder
 
 
@@ -197,16 +240,9 @@ def stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> Re
 def remember_stop(handler_input: HandlerInput, deps: SkillDeps, activity: Activity) -> None:
     position = context_position(handler_input, deps)
     if position is not None:
-        record_position(handler_input, position, activity)
-    elif persistent(handler_input).get(keys.PLAYBACK_ACTIVITY) == Activity.PLAYING:
-        record(handler_input, {keys.PLAYBACK_ACTIVITY: activity})
-
-
-def record_position(handler_input: HandlerInput, position: Position, activity: Activity) -> None:
-    record(
-        handler_input,
-        {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms, keys.PLAYBACK_ACTIVITY: activity},
-    )
+        record(handler_input, Change.HALT, position.token, position.offset_ms, activity)
+    else:
+        record(handler_input, Change.HALT_STORED, activity=activity)
 
 
 # ----- starting tracks ------------------------------------------------------------------------------------
@@ -252,16 +288,29 @@ def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: s
     ).response
 
 
-def letdown_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
-    return start_track_response(handler_input, deps, LETDOWN_TRACK, LETDOWN_INTRO)
-
-
 def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     duration = iso_duration_seconds(getattr(slot(handler_input, "duration"), "value", None))
     track = deps.tracks.nearest_breathing(duration)
     if track is None:
         return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
-    return start_track_response(handler_input, deps, track.id, intro_id(track.id))
+    response = start_track_response(handler_input, deps, track.id, intro_id(track.id))
+    if track_is_started(response):
+        add_breathing_screen(handler_input, deps, BREATHING_SCREEN_LINE, track.title, track.id, intro_seconds(response))
+    return handler_input.response_builder.response
+
+
+def track_is_started(response: Response) -> bool:
+    """The response plays the track (AudioPlayer.Play, or an SSML <audio> tag), not a spoken alternative."""
+    played = any(getattr(d, "object_type", None) == "AudioPlayer.Play" for d in response.directives or [])
+    ssml = getattr(response.output_speech, "ssml", "") or ""
+    return played or "<audio " in ssml
+
+
+def intro_seconds(response: Response) -> float:
+    """About how long the spoken intro takes before the track starts (the circle waits for it)."""
+    ssml = getattr(response.output_speech, "ssml", "") or ""
+    before_audio = ssml.split("<audio ", 1)[0]
+    return len(plain_text(before_audio).split()) / SPOKEN_WORDS_PER_S
 
 
 def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -289,6 +338,8 @@ def stop_playing_response(handler_input: HandlerInput, deps: SkillDeps) -> Respo
 
 def resume_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = resume_position(handler_input, deps)
+    if position is None and storage_unavailable(handler_input):
+        return speak(handler_input, locale_content(handler_input), "audio.saved_place_unavailable").response
     if position is None or not supports_audio_player(handler_input):
         return speak(handler_input, locale_content(handler_input), "audio.nothing_to_resume").response
     return play(handler_input, deps, position).response
@@ -338,35 +389,24 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
     return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
 
 
-def is_stored_stream(handler_input: HandlerInput, token: str) -> bool:
-    stored = persistent(handler_input).get(keys.TRACK_TOKEN)
-    return stored is None or stored == token
-
-
 def on_playback_started(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
     if position is not None:
-        record_position(handler_input, position, Activity.PLAYING)
+        record(handler_input, Change.STARTED, position.token, position.offset_ms)
     return handler_input.response_builder.response
 
 
 def on_playback_stopped(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
-    if position is not None and is_stored_stream(handler_input, position.token):
-        changes: dict[str, Any] = {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: position.offset_ms}
-        if persistent(handler_input).get(keys.PLAYBACK_ACTIVITY) not in (Activity.PAUSED, Activity.STOPPED):
-            changes[keys.PLAYBACK_ACTIVITY] = Activity.STOPPED  # stopped by something other than our Pause/Stop
-        record(handler_input, changes)
+    if position is not None:
+        record(handler_input, Change.STOPPED, position.token, position.offset_ms)
     return handler_input.response_builder.response
 
 
 def on_playback_finished(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     position = event_position(handler_input, deps)
-    if position is not None and is_stored_stream(handler_input, position.token):
-        record(
-            handler_input,
-            {keys.TRACK_TOKEN: position.token, keys.TRACK_OFFSET_MS: 0, keys.PLAYBACK_ACTIVITY: Activity.FINISHED},
-        )
+    if position is not None:
+        record(handler_input, Change.FINISHED, position.token)
     return handler_input.response_builder.response
 
 

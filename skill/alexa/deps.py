@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from skill.config import Config
 from skill.interaction_model import ModelCatalog
+from skill.playback.artwork import Artwork
 from skill.playback.catalog import TrackCatalog
 from skill.speech.content import ContentLibrary
+from skill.speech.screens import ScreenLibrary
+from skill.understanding.catalog import ResolverCatalog
 
 
 @dataclass(frozen=True)
@@ -16,10 +19,22 @@ class SkillDeps:
     content: ContentLibrary
     models: ModelCatalog
     tracks: TrackCatalog
+    resolvers: ResolverCatalog
+    artwork: Artwork
+    screens: ScreenLibrary
 
     @classmethod
     def load(cls, config: Config) -> SkillDeps:
-        """Content, interaction models and the track catalog, each read from disk once."""
+        """Content, interaction models, their resolvers and the track catalog, each built once."""
         models = ModelCatalog.load(config.model_dir)
         tracks = TrackCatalog.load(config, models)
-        return cls(config=config, content=ContentLibrary.load(), models=models, tracks=tracks)
+        content = ContentLibrary.load()
+        return cls(
+            config=config,
+            content=content,
+            models=models,
+            tracks=tracks,
+            resolvers=ResolverCatalog.load(config.model_dir, models, content),
+            artwork=Artwork.load(config),
+            screens=ScreenLibrary.load(),
+        )

@@ -15,7 +15,18 @@ DMER_INTENTS: Mapping[str, str] = {"DmerIntent": "dmer.about", "DmerCopingIntent
 # After a message's long form, "tell me more" continues with the next part of the D-MER guide.
 FOLLOW_ONS: Mapping[str, str] = {"dmer.about": "dmer.coping"}
 # Statements that always go with a message's form (said after it, before any offer).
-COMPANIONS: Mapping[tuple[str, str], str] = {("dmer.coping", "long"): "dmer.provider"}
+# The first D-MER answer points to a provider (and the crisis line) in one line.
+COMPANIONS: Mapping[tuple[str, str], str] = {
+    ("dmer.about", "text"): "dmer.provider_pointer",
+    ("dmer.coping", "long"): "dmer.provider",
+}
+# "What can I do?" (another tip) right after the D-MER answer means: what can I do about D-MER.
+CONTEXT_REDIRECTS: Mapping[str, str] = {"dmer.about": "dmer.coping"}
+
+
+def redirect_after(last_message: object) -> str | None:
+    """The answer a generic "what can I do / another tip" means right after `last_message`, if special."""
+    return CONTEXT_REDIRECTS.get(last_message) if isinstance(last_message, str) else None
 
 
 def follow_on(message_id: str) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from skill.conversation import dmer
 from skill.speech.content import LocaleContent
-from skill.speech.offers import DEFAULT_OFFER_REPROMPT, Offer, open_offer
+from skill.speech.offers import DEFAULT_OFFER_REPROMPT, FIRST_TIP_MESSAGE, Offer, open_offer
 from skill.speech.render import HEARD_TIPS, LAST_FORM, LAST_MESSAGE, LAST_OFFER, Reply
 
 # The order "another tip" walks through (sources.md#cleveland-letdown §4), then the extra pumping-away tip.
@@ -73,7 +73,8 @@ def offer_after(message_id: str, form: str, heard: Sequence[str], content: Local
     if dmer.follow_on(message_id) is not None:
         return Offer.MORE.message_id
     if message_id.startswith(("tip.", "about.")) and next_unheard_tip(heard) is not None:
-        return Offer.NEXT_TIP.message_id
+        # After a tip, "another" tip; after any other answer, the session's first tip is just "a tip".
+        return Offer.NEXT_TIP.message_id if message_id.startswith("tip.") or heard else FIRST_TIP_MESSAGE
     return Offer.BREATHING.message_id
 
 
@@ -93,6 +94,9 @@ def tip_reply(tip_id: str, attributes: MutableMapping[str, Any], content: Locale
 
 
 def another_tip_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> Reply:
+    redirect = dmer.redirect_after(attributes.get(LAST_MESSAGE))
+    if redirect is not None:
+        return answer(redirect, attributes, content)
     tip_id = next_unheard_tip(heard_tips(attributes))
     if tip_id is None:
         # tip.all_heard itself asks whether to breathe (or start over).
@@ -102,6 +106,14 @@ def another_tip_reply(attributes: MutableMapping[str, Any], content: LocaleConte
             offer=Offer.BREATHING,
         )
     return tip_reply(tip_id, attributes, content)
+
+
+def help_reply(attributes: Mapping[str, Any], content: LocaleContent) -> Reply:
+    """Help; but "what can I do?" right after the D-MER answer asks what helps with D-MER."""
+    redirect = dmer.redirect_after(attributes.get(LAST_MESSAGE))
+    if redirect is not None:
+        return answer(redirect, attributes, content)
+    return Reply("help.main", reprompt="help.reprompt")
 
 
 def start_over_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> Reply:
@@ -136,7 +148,12 @@ def yes_reply(attributes: MutableMapping[str, Any], content: LocaleContent) -> R
         return more_reply(attributes, content)
     if offer is Offer.BREATHING:
         return None
-    return Reply("fallback.main", reprompt="fallback.reprompt")
+    return fallback_reply()
+
+
+def fallback_reply() -> Reply:
+    """Every fallback ends with the safety line: on a device a fallback carries no text we could check."""
+    return Reply("fallback.main", then="fallback.safety_line", reprompt="fallback.reprompt")
 
 
 def no_reply(attributes: Mapping[str, Any]) -> Reply:

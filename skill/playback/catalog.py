@@ -69,6 +69,20 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True)
+class BreathingPattern:
+    """The pacing tone's timing of a track ([track.pattern]): the first in-breath, then in/out cycles."""
+
+    first_in_s: float
+    inhale_s: float
+    exhale_s: float
+    cycles: int
+
+    @property
+    def period_s(self) -> float:
+        return self.inhale_s + self.exhale_s
+
+
+@dataclass(frozen=True)
 class Track:
     id: str
     title: str
@@ -79,6 +93,7 @@ class Track:
     duration_s: float | None = None  # measured duration of the built file
     sha256: str | None = None
     synonyms: tuple[str, ...] = ()
+    breathing: BreathingPattern | None = None
 
     @property
     def playable(self) -> bool:
@@ -212,6 +227,13 @@ class TrackCatalog:
         extra = [track.id for track in self._tracks.values() if track.playable and track.id not in ordered]
         return ordered + extra
 
+    def breathing_pattern(self, track_id: str | None = None) -> BreathingPattern | None:
+        """The track's pacing pattern; without one (or without a track), the first breathing pattern listed."""
+        track = self.get(track_id)
+        if track is not None and track.breathing is not None:
+            return track.breathing
+        return next((t.breathing for t in self._tracks.values() if t.breathing is not None), None)
+
     def find_by_name(self, spoken: str | None) -> Track | None:
         """Match a spoken track name against ids, titles and interaction-model synonyms."""
         wanted = track_name_key(spoken)
@@ -300,11 +322,26 @@ def read_catalog(path: Path) -> list[Track]:
                     subtitle=str(entry.get("subtitle", "")),
                     length_s=float(entry["length_s"]),
                     loops=bool(entry.get("loop", False)),
+                    breathing=read_pattern(entry.get("pattern")),
                 )
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"{path}: a [[track]] entry lacks id, title or length_s ({error!r})") from error
     return tracks
+
+
+def read_pattern(pattern: Any) -> BreathingPattern | None:
+    """A [track.pattern] table's timing (the words in it are the audio builder's business)."""
+    if pattern is None:
+        return None
+    if not isinstance(pattern, dict):
+        raise TypeError("[track.pattern] must be a table")
+    return BreathingPattern(
+        first_in_s=float(pattern.get("first_in_s", 0.0)),
+        inhale_s=float(pattern["inhale_s"]),
+        exhale_s=float(pattern["exhale_s"]),
+        cycles=int(pattern.get("cycles", 1)),
+    )
 
 
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:

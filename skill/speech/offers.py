@@ -25,8 +25,14 @@ class Offer(StrEnum):
         return f"{OFFER_PREFIX}{self.value}"
 
 
+# The session's first tip is offered as "a tip", not "another tip"; yes to it is the same offer.
+FIRST_TIP_MESSAGE = f"{OFFER_PREFIX}first_tip"
+
+
 def offer_asked_by(message_id: str | None) -> Offer | None:
     """The offer a message id asks (`offer.next_tip` → NEXT_TIP); None for any other message."""
+    if message_id == FIRST_TIP_MESSAGE:
+        return Offer.NEXT_TIP
     return next((offer for offer in Offer if offer.message_id == message_id), None)
 
 

@@ -1,12 +1,19 @@
-"""Persistent attributes (playback state and preferences) in SQLite or PostgreSQL.
+"""Persistent state (playback position and preferences) in SQLite or PostgreSQL: the ask-sdk adapter.
 
-One row per (user, attribute) so that two requests changing different attributes of the same user at the
-same moment (a PlaybackStopped event and a PauseIntent, say) never overwrite each other. Users are stored
-under the SHA-256 of their Alexa user id, never the id itself. Only the keys in `ATTRIBUTE_TYPES` can be
-stored: nothing about anyone's body or mood ever reaches the database.
+Preferences (`whisper`, `visits`) are one row per (user, key), written through the SDK's
+`save_persistent_attributes`. Playback state is one row per user, read as persistent attributes but changed
+only through `TrackedAttributes.update_playback` (see skill.storage.playback: every update is a single
+conditional statement). Users are stored under the SHA-256 of their Alexa user id, never the id itself.
+Nothing about anyone's body or mood can be stored: only the keys below exist.
 
-The skill must keep talking when the database is down, so every public method except `purge_inactive`
-catches database errors: reads come back empty and marked `unavailable`, writes are skipped and logged.
+The skill must keep talking when the database is sick, so:
+- every call has a deadline well under Alexa's 8 s (dialect: busy timeout; statement/lock timeouts and a
+  client-side watchdog for PostgreSQL);
+- after failures a circuit breaker refuses calls for a moment, so requests answer at once without storage;
+- reads then come back empty and marked `unavailable`; preference writes are skipped (and logged);
+  playback updates go into a bounded buffer applied when storage is back; deletions go into an on-disk
+  journal (or, if even that fails, raise DeletionNotDone so the request is answered with an error);
+- `health()` does a real, bounded read and write, and is what closes the breaker again.
 """
 
 from __future__ import annotations
@@ -17,42 +24,55 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-import psycopg
 from ask_sdk_core.attributes_manager import AbstractPersistenceAdapter
 from ask_sdk_model import RequestEnvelope
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
 
-from skill.storage.keys import ATTRIBUTE_TYPES, PLAYBACK_ACTIVITY, STORED_ACTIVITIES
+from skill.storage.breaker import CircuitBreaker
+from skill.storage.deadline import DeadlineExceeded
+from skill.storage.keys import ATTRIBUTE_TYPES, PLAYBACK_ACTIVITY, STORED_ACTIVITIES, VISITS, WHISPER
+from skill.storage.outbox import DeletionJournal, PlaybackOutbox
+from skill.storage.playback import (
+    PLAYBACK_KEYS,
+    STATEMENTS,
+    PlaybackUpdate,
+    as_attributes,
+    statement_parameters,
+)
+from skill.storage.urls import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
+# Everything a handler may read (the playback keys come from the playback row); of these, only the
+# preferences are saved through `save_attributes`.
 ALLOWED_KEYS = frozenset(ATTRIBUTE_TYPES)
+PREFERENCE_KEYS = frozenset({WHISPER, VISITS})
 
-CONNECT_TIMEOUT_S = 2
-SQLITE_BUSY_TIMEOUT_MS = 5000
-SQLITE_WAL_SWITCH_POLL_S = 0.01
-DEFAULT_RECONNECT_INTERVAL_S = 5.0
-DEFAULT_MAX_IDLE_CONNECTIONS = 4
-# Arbitrary constant: the PostgreSQL advisory lock that serialises schema migrations between processes.
-MIGRATION_LOCK_ID = 0x1E7D0
+# Request-path budget per database call: far below Alexa's 8 s, so that even a few calls plus the rest of
+# the request stay under a second when the database is sick.
+DEFAULT_CALL_TIMEOUT_S = 0.4
+DEFAULT_BREAKER_OPEN_S = 1.0
 MAX_ERROR_DETAIL_CHARS = 300
+PLAYBACK_MIGRATED_KEYS = ", ".join(f"'{key}'" for key in PLAYBACK_KEYS)
+
+# The playback row comes back with a NULL attr_key, after the preference rows.
+SELECT_USER = (
+    "SELECT attr_key, value, NULL, NULL, NULL, NULL FROM attributes WHERE user_key = ?"
+    " UNION ALL SELECT NULL, NULL, track_token, offset_ms, activity, event_ms FROM playback WHERE user_key = ?"
+)
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step. Statements may use `{json}` and `{timestamp}`: the dialect's column types."""
+    """One schema step. Statements may use `{json}`, `{timestamp}`, `{json_text}`, `{json_bigint}`, `{bigint}`."""
 
     version: int
     description: str
@@ -80,7 +100,48 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="index for purging inactive users",
         statements=("CREATE INDEX attributes_updated_at ON attributes (updated_at)",),
     ),
+    Migration(
+        version=3,
+        description="one playback row per user, changed by compare-and-set; a health probe row",
+        statements=(
+            """
+            CREATE TABLE playback (
+                user_key TEXT PRIMARY KEY,
+                track_token TEXT,
+                offset_ms {bigint} NOT NULL DEFAULT 0,
+                activity TEXT,
+                offset_exact INTEGER NOT NULL DEFAULT 0,
+                event_ms {bigint} NOT NULL DEFAULT 0,
+                version {bigint} NOT NULL DEFAULT 1,
+                updated_at {timestamp} NOT NULL
+            )
+            """,
+            "CREATE INDEX playback_updated_at ON playback (updated_at)",
+            f"""
+            INSERT INTO playback (user_key, track_token, offset_ms, activity, offset_exact, event_ms, version,
+                                  updated_at)
+            SELECT user_key,
+                   MAX(CASE WHEN attr_key = 'track_token' THEN {{json_text}} END),
+                   COALESCE(MAX(CASE WHEN attr_key = 'track_offset_ms' THEN {{json_bigint}} END), 0),
+                   MAX(CASE WHEN attr_key = 'playback_activity' THEN {{json_text}} END),
+                   0,
+                   COALESCE(MAX(CASE WHEN attr_key = 'playback_updated_ms' THEN {{json_bigint}} END), 0),
+                   1,
+                   MAX(updated_at)
+            FROM attributes WHERE attr_key IN ({PLAYBACK_MIGRATED_KEYS}) GROUP BY user_key
+            """,
+            f"DELETE FROM attributes WHERE attr_key IN ({PLAYBACK_MIGRATED_KEYS})",
+            "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, probed_at {timestamp} NOT NULL)",
+        ),
+    ),
 )
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    REFUSED = "refused"  # the database said the update is not current (another token, or older)
+    BUFFERED = "buffered"  # storage unavailable: kept in memory, applied when it is back
+    SKIPPED = "skipped"  # no user id
 
 
 class TrackedAttributes(dict[str, Any]):
@@ -88,6 +149,7 @@ class TrackedAttributes(dict[str, Any]):
 
     `unavailable` is True when the database could not be read; saving such an object does nothing, so a
     skill that carries on without its stored state never overwrites the real state with defaults.
+    `update_playback` changes the playback row (or buffers the change while storage is away).
     """
 
     def __init__(
@@ -96,23 +158,39 @@ class TrackedAttributes(dict[str, Any]):
         *,
         user_key: str | None = None,
         unavailable: bool = False,
+        store: AttributeStore | None = None,
     ) -> None:
         loaded = dict(loaded or {})
         super().__init__(copy.deepcopy(loaded))
         self.snapshot: dict[str, Any] = copy.deepcopy(loaded)
         self.user_key = user_key
         self.unavailable = unavailable
+        self.store = store
 
     def mark_saved(self) -> None:
         self.snapshot = copy.deepcopy(dict(self))
 
+    def update_playback(self, update: PlaybackUpdate) -> Outcome:
+        if self.store is None or self.user_key is None:
+            return Outcome.SKIPPED
+        return self.store.update_playback(self.user_key, update)
+
 
 class DatabaseUnavailable(Exception):
-    """Raised internally while the store waits before trying a database that just failed again."""
+    """Raised internally while the circuit breaker refuses calls, or when the pool has no connection in time."""
 
 
 class SchemaMigrationError(Exception):
     """The database answered, but its schema could not be brought up to date."""
+
+
+class DeletionNotDone(Exception):
+    """A user's data could not be deleted, nor the deletion journaled: the request must not look successful."""
+
+
+class Health(NamedTuple):
+    ok: bool
+    detail: str
 
 
 def hash_user_id(user_id: str) -> str:
@@ -121,21 +199,18 @@ def hash_user_id(user_id: str) -> str:
 
 
 def user_key_of(request_envelope: RequestEnvelope) -> str | None:
-    try:
-        user_id = request_envelope.context.system.user.user_id  # type: ignore[union-attr]
-    except AttributeError:
-        return None
+    system = getattr(request_envelope.context, "system", None)
+    user_id = getattr(getattr(system, "user", None), "user_id", None)
     if not isinstance(user_id, str) or not user_id:
         return None
     return hash_user_id(user_id)
 
 
-def check_keys(attributes: Mapping[str, Any]) -> None:
+def check_keys(attributes: Mapping[str, Any], allowed: frozenset[str] = ALLOWED_KEYS) -> None:
     """Reject keys outside the contract: storing anything else is a programming error."""
-    unknown = sorted(set(attributes) - ALLOWED_KEYS)
+    unknown = sorted(set(attributes) - allowed)
     if unknown:
-        allowed = ", ".join(sorted(ALLOWED_KEYS))
-        raise ValueError(f"not a persistent attribute: {', '.join(unknown)} (allowed: {allowed})")
+        raise ValueError(f"not a persistent attribute: {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
 
 
 def check_value(key: str, value: Any) -> None:
@@ -173,59 +248,68 @@ def pending_changes(attributes: Mapping[str, Any], user_key: str | None) -> Chan
     return Changes(upserts, removals)
 
 
-def describe_error(error: BaseException) -> str:
-    detail = " ".join(str(error).split()) or type(error).__name__
-    return detail[:MAX_ERROR_DETAIL_CHARS]
+def level_for(error: BaseException) -> int:
+    """While the breaker refuses calls, one line per request is routine: the breaker logged the outage."""
+    return logging.INFO if isinstance(error, DatabaseUnavailable) else logging.WARNING
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class AttributeStore(AbstractPersistenceAdapter):
-    """Shared logic; subclasses supply the few things that differ between SQL databases (the dialect hooks).
-
-    Connections are kept in a small per-process pool: a request's thread takes one, uses it alone and gives
-    it back. After a fork (gunicorn workers) the child never touches a connection opened by its parent.
-    """
+    """Shared logic; subclasses supply connections and the few things that differ between SQL dialects."""
 
     sql_placeholder = "?"
     column_types: Mapping[str, str] = {}
     # Errors of the database driver: the database is unusable for this operation.
     database_errors: tuple[type[BaseException], ...] = ()
-    # Errors after which a connection may be dead: it is dropped and the operation retried once.
-    connection_errors: tuple[type[BaseException], ...] = ()
+    # Errors that mean "no answer in time": they open the breaker at once.
+    timeout_errors: tuple[type[BaseException], ...] = (DeadlineExceeded,)
 
     def __init__(
         self,
+        url: DatabaseUrl,
         *,
         migrations: Sequence[Migration] = MIGRATIONS,
-        reconnect_interval_s: float = DEFAULT_RECONNECT_INTERVAL_S,
-        max_idle_connections: int = DEFAULT_MAX_IDLE_CONNECTIONS,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        reconnect_interval_s: float = DEFAULT_BREAKER_OPEN_S,
+        failure_threshold: int = 2,
+        outbox: PlaybackOutbox | None = None,
+        journal_path: Path | None = None,
     ) -> None:
+        self.url = url
         self._migrations = tuple(migrations)
-        self._reconnect_interval_s = reconnect_interval_s
-        self._max_idle_connections = max_idle_connections
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._idle: list[Any] = []
-        # Connections inherited through fork: the parent still owns them, so the child must neither use
-        # nor close them (closing a PostgreSQL connection would log the parent out). Kept so they are
-        # never garbage collected, which would close them too.
-        self._inherited: list[Any] = []
-        self._schema_ready = False
-        self._retry_at = 0.0
+        self.call_timeout_s = call_timeout_s
+        self._breaker = CircuitBreaker(failure_threshold=failure_threshold, open_seconds=reconnect_interval_s)
+        self._outbox = outbox or PlaybackOutbox()
+        self._journal = DeletionJournal(journal_path or self._default_journal_path())
+        self._recovering = threading.Lock()
+        self._probing = threading.Lock()
+        self._last_health = Health(False, "not checked yet")
         self._prepare_schema()
 
     # ----- dialect hooks -------------------------------------------------------------------------------
 
-    def _connect(self) -> Any:
+    def _execute(self, operation: Callable[[Any], T], *, timeout_s: float) -> T:
+        """Run `operation(connection)` within `timeout_s`, migrating first if this database is new to us."""
         raise NotImplementedError
 
-    def _is_usable(self, connection: Any) -> bool:
+    def _prepare_schema(self) -> None:
+        """Migrate at open; if the database is down, start anyway and migrate on the first good connection."""
         raise NotImplementedError
 
-    def _transaction(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
+    def _default_journal_path(self) -> Path:
         raise NotImplementedError
 
     def _lock_schema(self, connection: Any) -> None:
         """Called first inside the migration transaction; must block other processes' migrations."""
+
+    def _transaction(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _allow_long_statements(self, connection: Any) -> None:
+        """Inside a maintenance transaction: lift the request-path statement bound for this transaction only."""
 
     def _encode_json(self, value: Any) -> Any:
         raise NotImplementedError
@@ -236,14 +320,22 @@ class AttributeStore(AbstractPersistenceAdapter):
     def _encode_timestamp(self, moment: dt.datetime) -> Any:
         raise NotImplementedError
 
+    @property
+    def redacted(self) -> str:
+        """What the store points at, safe for logs and pages: no password, nor any part of one."""
+        return self.url.redacted
+
     def describe(self) -> str:
-        """What the store points at, safe for logs (no password)."""
-        raise NotImplementedError
+        return self.redacted
+
+    def describe_error(self, error: BaseException) -> str:
+        detail = " ".join(self.url.scrub(str(error)).split()) or type(error).__name__
+        return f"{type(error).__name__}: {detail}"[:MAX_ERROR_DETAIL_CHARS]
 
     @property
     def _failures(self) -> tuple[type[BaseException], ...]:
         """Everything that means "no database right now" to a request handler."""
-        return (DatabaseUnavailable, SchemaMigrationError, *self.database_errors)
+        return (DatabaseUnavailable, SchemaMigrationError, *self.timeout_errors, *self.database_errors)
 
     # ----- AbstractPersistenceAdapter ------------------------------------------------------------------
 
@@ -252,18 +344,30 @@ class AttributeStore(AbstractPersistenceAdapter):
         if user_key is None:
             log.warning("request has no user id: persistent attributes disabled for it")
             return TrackedAttributes(unavailable=True)
+        if self._journal.contains(user_key):
+            return TrackedAttributes(user_key=user_key, unavailable=True)  # disabled; deletion still pending
         try:
-            rows = self._run(lambda connection: self._select_user(connection, user_key))
+            preferences, playback = self._run(lambda connection: self._select_user(connection, user_key))
         except self._failures as error:
-            log.warning("persistent attributes unavailable (%s): %s", self.describe(), describe_error(error))
-            return TrackedAttributes(unavailable=True)
-        return TrackedAttributes(self._decode_rows(rows), user_key=user_key)
+            log.log(
+                level_for(error),
+                "persistent attributes unavailable (%s): %s",
+                self.redacted,
+                self.describe_error(error),
+            )
+            return TrackedAttributes(user_key=user_key, unavailable=True, store=self)
+        return TrackedAttributes(
+            {**as_attributes(playback), **self._decode_rows(preferences)}, user_key=user_key, store=self
+        )
 
     def save_attributes(self, request_envelope: RequestEnvelope, attributes: Mapping[str, Any]) -> None:
-        """Write what changed since `get_attributes` (every key, for a plain dict) in one transaction."""
+        """Write the preferences that changed since `get_attributes` (every key, for a plain dict)."""
         check_keys(attributes)
         user_key = user_key_of(request_envelope)
         changes = pending_changes(attributes, user_key)
+        playback_changes = sorted((set(changes.upserts) | set(changes.removals)) - PREFERENCE_KEYS)
+        if playback_changes:
+            raise ValueError(f"playback state ({', '.join(playback_changes)}) changes only through update_playback")
         for key, value in changes.upserts.items():
             check_value(key, value)
         if getattr(attributes, "unavailable", False) or user_key is None:
@@ -273,86 +377,256 @@ class AttributeStore(AbstractPersistenceAdapter):
                 self._run(lambda connection: self._write_user(connection, user_key, changes))
             except self._failures as error:
                 # The snapshot stays as it was, so a later save of the same object retries these changes.
-                detail = describe_error(error)
-                log.warning("persistent attributes not saved (%s): %s", self.describe(), detail)
+                log.log(level_for(error), "preferences not saved (%s): %s", self.redacted, self.describe_error(error))
                 return
         if isinstance(attributes, TrackedAttributes):
             attributes.mark_saved()
 
     def delete_attributes(self, request_envelope: RequestEnvelope) -> None:
+        """Delete everything stored for the user; if storage is away, journal it (durably) for later.
+
+        Raises DeletionNotDone only when neither the deletion nor the journal entry could be written.
+        """
         user_key = user_key_of(request_envelope)
         if user_key is None:
             log.error("cannot delete persistent attributes: request has no user id")
             return
+        self._outbox.forget(user_key)
         try:
             self._run(lambda connection: self._delete_user(connection, user_key))
+            return
         except self._failures as error:
-            log.error("persistent attributes not deleted (%s): %s", self.describe(), describe_error(error))
+            detail = self.describe_error(error)
+        try:
+            self._journal.add(user_key)
+        except OSError as journal_error:
+            log.error(
+                "user data NOT deleted and the deletion could not be journaled (%s: %s; journal: %s)",
+                self.redacted,
+                detail,
+                type(journal_error).__name__,
+            )
+            raise DeletionNotDone("storage unavailable and the deletion journal not writable") from None
+        log.warning("storage unavailable (%s): %s; deletion journaled for when it is back", self.redacted, detail)
+
+    # ----- playback --------------------------------------------------------------------------------------
+
+    def update_playback(self, user_key: str, update: PlaybackUpdate) -> Outcome:
+        """Apply one conditional playback update; buffer it while storage is unavailable."""
+        if self._journal.contains(user_key):
+            return Outcome.SKIPPED
+        if self._outbox.holds(user_key):
+            # Older updates of this user still wait to be applied: this one goes behind them, in order
+            # (Alexa's timestamps have whole seconds, so the database alone could not order them).
+            self._outbox.put(user_key, update)
+            self._schedule_recovery()
+            return Outcome.BUFFERED
+        try:
+            applied = self._run(lambda connection: self._apply_playback(connection, user_key, update))
+        except self._failures as error:
+            self._outbox.put(user_key, update)
+            log.log(
+                level_for(error),
+                "playback update %s buffered (%s): %s; %s",
+                update.change,
+                self.redacted,
+                self.describe_error(error),
+                self._outbox.counts.summary(),
+            )
+            return Outcome.BUFFERED
+        return Outcome.APPLIED if applied else Outcome.REFUSED
+
+    def _apply_playback(self, connection: Any, user_key: str, update: PlaybackUpdate) -> bool:
+        now = self._encode_timestamp(utc_now())
+        with contextlib.closing(connection.cursor()) as cursor:
+            cursor.execute(self._sql(STATEMENTS[update.change]), statement_parameters(update, user_key, now))
+            return cursor.rowcount > 0
+
+    def playback_version(self, user_key: str) -> int | None:
+        """The playback row's version (how many updates it took), for tests and diagnostics."""
+        statement = self._sql("SELECT version FROM playback WHERE user_key = ?")
+        row = self._run(lambda connection: connection.execute(statement, (user_key,)).fetchone(), probe=True)
+        return int(row[0]) if row else None
+
+    @property
+    def outbox(self) -> PlaybackOutbox:
+        return self._outbox
+
+    @property
+    def journal(self) -> DeletionJournal:
+        return self._journal
 
     # ----- operations ----------------------------------------------------------------------------------
 
-    def health(self) -> tuple[bool, str]:
-        """(ok, detail) from a `SELECT 1`; tries the database even while waiting to reconnect."""
+    def health(self) -> Health:
+        """A real read and write, bounded by the call timeout; `ok` only when writes work.
+
+        Runs even while the breaker is open (it is what closes it again). One probe at a time: a caller that
+        arrives while one runs gets the last result instead of piling up on a sick database.
+        """
+        if not self._probing.acquire(blocking=False):
+            return self._last_health
         try:
-            self._run(lambda connection: connection.execute("SELECT 1").fetchone(), respect_backoff=False)
+            self._run(self._probe, probe=True)
+            result = Health(True, "ok")
         except SchemaMigrationError as error:
-            return False, f"database schema migration failed: {describe_error(error)}"
-        except self.database_errors as error:
-            return False, f"database unreachable: {describe_error(error)}"
-        return True, "ok"
+            result = Health(False, f"database schema migration failed: {self.describe_error(error)}")
+        except self._failures as error:
+            result = Health(False, f"database unreachable: {self.describe_error(error)}")
+        finally:
+            self._probing.release()
+        self._last_health = result
+        return result
+
+    def _probe(self, connection: Any) -> None:
+        connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+        now = self._encode_timestamp(utc_now())
+        with contextlib.closing(connection.cursor()) as cursor:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO health_probe (id, probed_at) VALUES (1, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"
+                ),
+                (now,),
+            )
 
     def purge_inactive(self, max_age: dt.timedelta) -> int:
-        """Delete every user none of whose attributes changed within `max_age`; returns rows deleted.
+        """Delete everything of users none of whose rows changed within `max_age`; returns rows deleted.
 
         A maintenance task (not for the request path): database errors are raised.
         """
         cutoff = self._encode_timestamp(utc_now() - max_age)
-        statement = self._sql(
-            "DELETE FROM attributes WHERE user_key IN ("
-            " SELECT stale.user_key FROM attributes AS stale WHERE stale.updated_at < ?"
-            " AND NOT EXISTS (SELECT 1 FROM attributes AS recent"
-            "  WHERE recent.user_key = stale.user_key AND recent.updated_at >= ?))"
+        stale_users = (
+            "SELECT user_key FROM (SELECT user_key, updated_at FROM attributes"
+            " UNION ALL SELECT user_key, updated_at FROM playback) AS all_rows"
+            " GROUP BY user_key HAVING MAX(updated_at) < ?"
         )
 
         def purge(connection: Any) -> int:
+            deleted = 0
             with self._transaction(connection), contextlib.closing(connection.cursor()) as cursor:
-                cursor.execute(statement, (cutoff, cutoff))
-                return max(cursor.rowcount, 0)
+                self._allow_long_statements(connection)
+                for table in ("attributes", "playback"):
+                    cursor.execute(self._sql(f"DELETE FROM {table} WHERE user_key IN ({stale_users})"), (cutoff,))
+                    deleted += max(cursor.rowcount, 0)
+            return deleted
 
-        return self._run(purge, respect_backoff=False)
+        return self._run(purge, probe=True, timeout_s=60.0)
 
     def schema_version(self) -> int:
-        return self._run(self._current_version, respect_backoff=False)
+        return self._run(self._current_version, probe=True)
 
     def close(self) -> None:
-        """Close the idle connections of this process; the store reconnects if used again."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            self._close_quietly(connection)
+        """Release this process's connections; the store reconnects if used again."""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.describe()})"
+        return f"{type(self).__name__}({self.redacted})"
+
+    # ----- running operations ----------------------------------------------------------------------------
+
+    def _run(self, operation: Callable[[Any], T], *, probe: bool = False, timeout_s: float | None = None) -> T:
+        """Run an operation through the breaker (a probe ignores it) within the call timeout."""
+        if not probe and not self._breaker.allow():
+            raise DatabaseUnavailable("storage is resting after failures (circuit breaker open)")
+        try:
+            result = self._execute(operation, timeout_s=timeout_s or self.call_timeout_s)
+        except self._failures as error:
+            if self._breaker.record_failure(timed_out=isinstance(error, self.timeout_errors)):
+                log.error(
+                    "storage unavailable (%s): %s; answering without it, retrying every %.1f s",
+                    self.redacted,
+                    self.describe_error(error),
+                    self._breaker.open_seconds,
+                )
+            raise
+        came_back = self._breaker.record_success()
+        if came_back:
+            log.warning("storage is back (%s)", self.redacted)
+        if came_back or len(self._outbox) or self._journal.has_pending:
+            if probe:
+                self._recover()  # health checks and maintenance wait for it
+            else:
+                self._schedule_recovery()
+        return result
+
+    def _schedule_recovery(self) -> None:
+        """Recover in a thread of its own: a request must not wait for a whole backlog."""
+        if not self._recovering.locked() and self._breaker.is_closed:
+            threading.Thread(target=self._recover, name="storage-recovery", daemon=True).start()
+
+    def _recover(self) -> None:
+        """Apply journaled deletions, then buffered playback updates; one thread at a time, the others go on."""
+        if not self._recovering.acquire(blocking=False):
+            return
+        try:
+            self._apply_journal()
+            self._apply_outbox()
+        finally:
+            self._recovering.release()
+
+    def _apply_journal(self) -> None:
+        done: set[str] = set()
+        try:
+            for user_key in self._journal.pending():
+                self._run(lambda connection, key=user_key: self._delete_user(connection, key))  # type: ignore[misc]
+                done.add(user_key)
+        except self._failures as error:
+            log.warning("journaled deletions: %d done, the rest later: %s", len(done), self.describe_error(error))
+        finally:
+            try:
+                self._journal.remove(done)
+            except OSError as error:
+                log.error("pending-deletion journal not updated: %s", type(error).__name__)
+        if done:
+            log.warning("applied %d journaled deletion(s) of user data", len(done))
+
+    def _apply_outbox(self) -> None:
+        """User by user, oldest buffered first; a user's updates leave the buffer only once applied, so one
+        arriving meanwhile queues behind them (see update_playback) instead of overtaking them."""
+        applied = refused = 0
+        while (pending := self._outbox.peek()) is not None:
+            user_key, updates = pending
+            for position, update in enumerate(updates):
+                try:
+                    ok = self._run(lambda connection, u=update, k=user_key: self._apply_playback(connection, k, u))  # type: ignore[misc]
+                except self._failures as error:
+                    self._outbox.done(user_key, updates[:position])
+                    self._outbox.record_applied(applied, refused)
+                    log.warning("buffered playback updates: storage failed again: %s", self.describe_error(error))
+                    return
+                applied, refused = applied + ok, refused + (not ok)
+            self._outbox.done(user_key, updates)
+        if applied or refused:
+            self._outbox.record_applied(applied, refused)
+            log.warning(
+                "applied buffered playback updates after an outage: %d applied, %d no longer current; %s",
+                applied,
+                refused,
+                self._outbox.counts.summary(),
+            )
 
     # ----- SQL -----------------------------------------------------------------------------------------
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.sql_placeholder)
 
-    def _select_user(self, connection: Any, user_key: str) -> list[tuple[str, Any]]:
-        statement = self._sql("SELECT attr_key, value FROM attributes WHERE user_key = ?")
-        return list(connection.execute(statement, (user_key,)).fetchall())
+    def _select_user(self, connection: Any, user_key: str) -> tuple[list[tuple[str, Any]], tuple[Any, ...] | None]:
+        """Preferences and playback row in one round trip (and one snapshot)."""
+        rows = connection.execute(self._sql(SELECT_USER), (user_key, user_key)).fetchall()
+        preferences = [(attr_key, value) for attr_key, value, *_ in rows if attr_key is not None]
+        playback = next((tuple(row[2:]) for row in rows if row[0] is None), None)
+        return preferences, playback
 
     def _decode_rows(self, rows: list[tuple[str, Any]]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for attr_key, stored in rows:
-            if attr_key not in ALLOWED_KEYS:
+            if attr_key not in PREFERENCE_KEYS:
                 continue  # left by another version of the skill; never handed to handlers
             try:
                 value = self._decode_json(stored)
                 check_value(attr_key, value)
             except ValueError as error:
-                log.warning("ignoring unreadable stored attribute %s: %s", attr_key, describe_error(error))
+                log.warning("ignoring unreadable stored attribute %s: %s", attr_key, type(error).__name__)
                 continue
             values[attr_key] = value
         return values
@@ -377,24 +651,27 @@ class AttributeStore(AbstractPersistenceAdapter):
     def _delete_user(self, connection: Any, user_key: str) -> None:
         with self._transaction(connection):
             connection.execute(self._sql("DELETE FROM attributes WHERE user_key = ?"), (user_key,))
+            connection.execute(self._sql("DELETE FROM playback WHERE user_key = ?"), (user_key,))
 
     # ----- schema --------------------------------------------------------------------------------------
-
-    def _prepare_schema(self) -> None:
-        """Migrate at open; if the database is down, start anyway and migrate on first successful connect."""
-        try:
-            connection = self._acquire(respect_backoff=False)
-        except (SchemaMigrationError, *self.database_errors) as error:  # type: ignore[misc]  # mypy#12347
-            log.warning("database not ready at startup (%s): %s", self.describe(), describe_error(error))
-            return
-        # Not pooled: a gunicorn master that opens the store must not hold a connection its workers inherit.
-        self._close_quietly(connection)
 
     def _current_version(self, connection: Any) -> int:
         row = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
         return int(row[0])
 
+    def _latest_version(self) -> int:
+        return max((migration.version for migration in self._migrations), default=0)
+
+    def _schema_is_current(self, connection: Any) -> bool:
+        """A read-only look first, so that a read-only database that is up to date can still be read."""
+        try:
+            return self._current_version(connection) >= self._latest_version()
+        except self.database_errors:
+            return False
+
     def _migrate(self, connection: Any) -> None:
+        if self._schema_is_current(connection):
+            return
         with self._transaction(connection):
             self._lock_schema(connection)
             connection.execute(
@@ -402,7 +679,7 @@ class AttributeStore(AbstractPersistenceAdapter):
                 f" version INTEGER PRIMARY KEY, applied_at {self.column_types['timestamp']} NOT NULL)"
             )
             current = self._current_version(connection)
-            latest = max((migration.version for migration in self._migrations), default=0)
+            latest = self._latest_version()
             if current > latest:
                 log.warning("database schema version %d is newer than this code's %d", current, latest)
             for migration in self._migrations:
@@ -415,229 +692,3 @@ class AttributeStore(AbstractPersistenceAdapter):
                     (migration.version, self._encode_timestamp(utc_now())),
                 )
                 log.info("database schema now at version %d: %s", migration.version, migration.description)
-
-    # ----- connections ---------------------------------------------------------------------------------
-
-    def _run(self, operation: Callable[[Any], T], *, respect_backoff: bool = True) -> T:
-        """Run `operation` on a pooled connection; on a connection failure reconnect and try once more."""
-        for attempt in (1, 2):
-            connection = self._acquire(respect_backoff=respect_backoff)
-            try:
-                result = operation(connection)
-            except self.connection_errors:
-                self._close_quietly(connection)
-                self.close()  # the other idle connections most likely died with this one
-                if attempt == 2:
-                    raise
-                log.info("database connection lost (%s); reconnecting", self.describe())
-                continue
-            except BaseException:
-                self._release(connection)
-                raise
-            self._release(connection)
-            return result
-        raise AssertionError("unreachable")
-
-    def _acquire(self, *, respect_backoff: bool) -> Any:
-        connection = self._take_idle()
-        if connection is not None:
-            return connection
-        if respect_backoff and time.monotonic() < self._retry_at:
-            raise DatabaseUnavailable("database unreachable; waiting before the next attempt")
-        try:
-            connection = self._connect()
-        except self.database_errors:
-            self._retry_at = time.monotonic() + self._reconnect_interval_s
-            raise
-        if not self._schema_ready:
-            try:
-                self._migrate(connection)
-            except self.database_errors as error:
-                self._close_quietly(connection)
-                raise SchemaMigrationError(describe_error(error)) from error
-            self._schema_ready = True
-        return connection
-
-    def _take_idle(self) -> Any | None:
-        with self._lock:
-            self._forget_parent_connections()
-            while self._idle:
-                connection = self._idle.pop()
-                if self._is_usable(connection):
-                    return connection
-                self._close_quietly(connection)
-        return None
-
-    def _release(self, connection: Any) -> None:
-        with self._lock:
-            self._forget_parent_connections()
-            keep = len(self._idle) < self._max_idle_connections and self._is_usable(connection)
-            if keep:
-                self._idle.append(connection)
-        if not keep:
-            self._close_quietly(connection)
-
-    def _forget_parent_connections(self) -> None:
-        """In a forked child, set aside the parent's idle connections (call with the lock held)."""
-        if self._pid != os.getpid():
-            self._inherited.extend(self._idle)
-            self._idle = []
-            self._pid = os.getpid()
-
-    @staticmethod
-    def _close_quietly(connection: Any) -> None:
-        with contextlib.suppress(Exception):
-            connection.close()
-
-
-class SQLiteStore(AttributeStore):
-    """SQLite in WAL mode: readers never block, writers wait for each other up to the busy timeout."""
-
-    sql_placeholder = "?"
-    column_types: Mapping[str, str] = {"json": "TEXT", "timestamp": "TEXT"}
-    database_errors = (sqlite3.Error,)
-    connection_errors = ()
-
-    def __init__(self, path: Path, **options: Any) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        super().__init__(**options)
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; `_transaction` issues BEGIN IMMEDIATE itself.
-        # check_same_thread=False: a pooled connection moves between threads, but is used by one at a time.
-        connection = sqlite3.connect(
-            self.path,
-            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            self._enable_wal(connection)
-            connection.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error:
-            connection.close()
-            raise
-        return connection
-
-    @staticmethod
-    def _enable_wal(connection: sqlite3.Connection) -> None:
-        """Switch a new database to WAL (a persistent setting), waiting out other processes doing the same.
-
-        Changing the journal mode fails at once with "database is locked" when another connection is in the
-        middle of it: SQLite's busy timeout does not cover it, so the wait is done here.
-        """
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        while connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            try:
-                connection.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(SQLITE_WAL_SWITCH_POLL_S)
-
-    def _is_usable(self, connection: sqlite3.Connection) -> bool:
-        try:
-            return not connection.in_transaction
-        except sqlite3.ProgrammingError:  # closed
-            return False
-
-    @contextlib.contextmanager
-    def _transaction(self, connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so a transaction never fails half-way on a lock upgrade.
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
-    def _encode_json(self, value: Any) -> str:
-        return canonical_json(value)
-
-    def _decode_json(self, stored: Any) -> Any:
-        return json.loads(stored)
-
-    def _encode_timestamp(self, moment: dt.datetime) -> str:
-        # Fixed-width UTC text sorts in time order, which purge_inactive relies on.
-        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-    def describe(self) -> str:
-        return f"sqlite {self.path}"
-
-
-class PostgresStore(AttributeStore):
-    """PostgreSQL through psycopg 3, in autocommit mode with explicit transactions for writes."""
-
-    sql_placeholder = "%s"
-    column_types: Mapping[str, str] = {"json": "JSONB", "timestamp": "TIMESTAMPTZ"}
-    database_errors = (psycopg.Error,)
-    connection_errors = (psycopg.OperationalError,)
-
-    def __init__(self, conninfo: str, **options: Any) -> None:
-        try:
-            self._params = conninfo_to_dict(conninfo)
-        except psycopg.Error as error:
-            detail = describe_error(error).replace(conninfo, "<url>")  # libpq may quote it, password and all
-            raise ValueError(f"invalid PostgreSQL URL: {detail}") from None
-        self._params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-        self._params.setdefault("application_name", "letdown-skill")
-        super().__init__(**options)
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(autocommit=True, **self._params)  # type: ignore[arg-type]  # libpq parameters
-
-    def _is_usable(self, connection: psycopg.Connection[Any]) -> bool:
-        return not connection.closed and not connection.broken
-
-    def _transaction(self, connection: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[Any]:
-        return connection.transaction()
-
-    def _lock_schema(self, connection: psycopg.Connection[Any]) -> None:
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
-
-    def _encode_json(self, value: Any) -> Jsonb:
-        return Jsonb(value)
-
-    def _decode_json(self, stored: Any) -> Any:
-        return stored  # psycopg already parsed the JSONB
-
-    def _encode_timestamp(self, moment: dt.datetime) -> dt.datetime:
-        return moment
-
-    def describe(self) -> str:
-        host = self._params.get("host") or "local socket"
-        port = self._params.get("port") or 5432
-        return f"postgresql {host}:{port}/{self._params.get('dbname', '')}"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def sqlite_path(database_url: str) -> Path:
-    """`sqlite:///abs/path.db` and `sqlite:////abs/path.db` both mean /abs/path.db."""
-    path = database_url.removeprefix("sqlite://")
-    if not path.startswith("/") or path.strip("/") in ("", ":memory:"):
-        raise ValueError("a SQLite database URL needs an absolute file path: sqlite:///absolute/path.db")
-    return Path("/" + path.lstrip("/"))
-
-
-def open_store(database_url: str, **options: Any) -> AttributeStore:
-    """Open (creating or migrating the schema) the store a database URL names.
-
-    `options` go to the store: `reconnect_interval_s`, `max_idle_connections`, `migrations`.
-    """
-    scheme = database_url.partition("://")[0].lower() if "://" in database_url else ""
-    if scheme == "sqlite":
-        return SQLiteStore(sqlite_path(database_url), **options)
-    if scheme in ("postgresql", "postgres"):
-        return PostgresStore(database_url, **options)
-    # The URL itself is not echoed: it may hold a password.
-    raise ValueError(
-        f"unsupported database URL scheme {scheme!r}: use sqlite:///absolute/path.db "
-        "or postgresql://user@host:port/dbname"
-    )

@@ -12,6 +12,9 @@ from skill.storage.keys import Activity
 
 API_ENDPOINT = "https://api.amazonalexa.com"
 IDLE_PLAYER: Mapping[str, Any] = {"playerActivity": Activity.IDLE}
+# What an Echo Show declares: APL, with the newest runtime version it renders.
+APL_INTERFACE = "Alexa.Presentation.APL"
+APL_RUNTIME: Mapping[str, Any] = {"runtime": {"maxVersion": "2024.2"}}
 
 
 def timestamp(offset_seconds: float = 0) -> str:
@@ -27,13 +30,18 @@ def device_context(
     device_id: str,
     audio_player: bool = True,
     player_state: Mapping[str, Any] | None = None,
+    apl: bool = False,
 ) -> dict[str, Any]:
-    """`context`: System (application, user, device and its interfaces) and, with AudioPlayer, its state."""
+    """`context`: System (application, user, device and its interfaces) and, with AudioPlayer, its state.
+    `apl`: the device has a screen that renders APL (an Echo Show)."""
+    interfaces: dict[str, Any] = {"AudioPlayer": {}} if audio_player else {}
+    if apl:
+        interfaces[APL_INTERFACE] = dict(APL_RUNTIME)
     built: dict[str, Any] = {
         "System": {
             "application": {"applicationId": application_id},
             "user": {"userId": user_id},
-            "device": {"deviceId": device_id, "supportedInterfaces": {"AudioPlayer": {}} if audio_player else {}},
+            "device": {"deviceId": device_id, "supportedInterfaces": interfaces},
             "apiEndpoint": API_ENDPOINT,
         }
     }

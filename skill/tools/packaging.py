@@ -129,7 +129,11 @@ def build_manifest(
             "apis": {
                 "custom": {
                     "endpoint": {"uri": endpoint, "sslCertificateType": certificate_type},
-                    "interfaces": [{"type": "AUDIO_PLAYER"}, {"type": "CAN_FULFILL_INTENT_REQUEST"}],
+                    "interfaces": [
+                        {"type": "AUDIO_PLAYER"},
+                        {"type": "CAN_FULFILL_INTENT_REQUEST"},
+                        {"type": "ALEXA_PRESENTATION_APL"},
+                    ],
                 }
             },
             "manifestVersion": MANIFEST_VERSION,

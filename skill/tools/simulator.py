@@ -27,7 +27,7 @@ from skill.config import DEFAULT_LOCALE, Config
 from skill.speech.content import parse_ssml, plain_text, tag_name
 from skill.storage.keys import Activity
 from skill.tools import envelopes
-from skill.tools.resolver import Resolution, Resolver
+from skill.tools.resolver import Resolution
 from skill.web.errors import BadRequest
 
 DEFAULT_INVOCATION_NAME = "let down helper"
@@ -55,6 +55,7 @@ ACTIVITY_DURING_EVENT = {
     "AudioPlayer.PlaybackFailed": Activity.STOPPED,
 }
 SESSION_END_REASONS = ("USER_INITIATED", "EXCEEDED_MAX_REPROMPTS")
+RENDER_DOCUMENT = "Alexa.Presentation.APL.RenderDocument"
 EXIT_WORDS = frozenset({"exit", "quit"})
 # Said alone, these open the skill (a LaunchRequest) without going through the resolver.
 OPENING_WORDS = frozenset({"launch", "open"})
@@ -132,6 +133,7 @@ class DeviceIdentity:
     user_key: str
     audio_player: bool = True
     locale: str = DEFAULT_LOCALE
+    apl: bool = False  # an Echo Show: a screen that renders APL documents
 
     @property
     def user_id(self) -> str:
@@ -213,6 +215,7 @@ def build_envelope(
         device_id=identity.device_id,
         audio_player=identity.audio_player,
         player_state=player.context(),
+        apl=identity.apl,
     )
     session_part = None
     if session is not None:
@@ -335,6 +338,21 @@ def playback_actions(directives: list[Mapping[str, Any]], media: MediaLocator) -
     return actions
 
 
+def screen_of(directives: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What an Echo Show draws, from the last RenderDocument's data: the line, and the breathing circle's
+    timing (the page animates the circle itself; it does not run APL)."""
+    rendered = [d for d in directives if d.get("type") == RENDER_DOCUMENT]
+    if not rendered:
+        return None
+    data = ((rendered[-1].get("datasources") or {}).get("breathing") or {}).get("properties") or {}
+    numbers = {"inhale_ms": "inhaleMs", "exhale_ms": "exhaleMs", "cycles": "cycles", "start_delay_ms": "startDelayMs"}
+    screen: dict[str, Any] = {"instruction": str(data.get("instruction") or ""), "step": str(data.get("step") or "")}
+    for key, name in numbers.items():
+        value = data.get(name)
+        screen[key] = int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    return screen
+
+
 @dataclass
 class Turn:
     """One exchange with the skill: what was heard, what the skill answered, how the session stands."""
@@ -353,6 +371,7 @@ class Turn:
     session_open: bool = False
     session_ended: str | None = None  # the reason, when this turn ended the session
     note: str | None = None  # what the device did without asking the skill
+    screen: dict[str, Any] | None = None  # what an Echo Show shows (from a RenderDocument)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -370,6 +389,7 @@ class Turn:
             "session_open": self.session_open,
             "session_ended": self.session_ended,
             "note": self.note,
+            "screen": self.screen,
         }
 
 
@@ -389,6 +409,7 @@ def read_response(request_type: str, answer: Mapping[str, Any], media: MediaLoca
         session_attributes=dict(answer.get("sessionAttributes") or {}),
         segments=speech_segments(ssml, media),
         playback=playback_actions(directives, media),
+        screen=screen_of(directives),
     )
 
 
@@ -509,11 +530,11 @@ def invocation_name(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> str:
 
 
 def load_resolver(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> UtteranceResolver:
-    """The shared resolver (as `letdown say` uses) over the app's models, with the locale's safety triggers."""
-    model = deps.models.for_locale(locale)
-    if model is None:
+    """The skill's own resolver for the locale (the one its free-text intent uses), built once per app."""
+    resolver = deps.resolvers.for_locale(locale)
+    if resolver is None:
         raise FileNotFoundError(f"no interaction model in {deps.config.model_dir}")
-    return Resolver(model, deps.content.locale(locale))
+    return resolver
 
 
 class Simulator:
@@ -569,7 +590,12 @@ def parse_identity(body: Mapping[str, Any], application_id: str) -> DeviceIdenti
     locale = device.get("locale", DEFAULT_LOCALE)
     if not isinstance(locale, str) or not LOCALE_PATTERN.match(locale):
         raise SimulatorInputError("device.locale must be a locale like en-GB")
-    return DeviceIdentity(application_id=application_id, user_key=user_key, audio_player=audio_player, locale=locale)
+    apl = device.get("apl", False)
+    if not isinstance(apl, bool):
+        raise SimulatorInputError("device.apl must be true or false")
+    return DeviceIdentity(
+        application_id=application_id, user_key=user_key, audio_player=audio_player, apl=apl, locale=locale
+    )
 
 
 def parse_offset(value: Any, what: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -19,9 +20,10 @@ from skill import __version__
 from skill.alexa.deps import SkillDeps
 from skill.alexa.skill_builder import build_skill
 from skill.config import Config
-from skill.storage import AttributeStore, open_store
+from skill.storage import AttributeStore, DeletionNotDone, open_store
 from skill.web.audio import create_audio_blueprint
 from skill.web.errors import BadRequest
+from skill.web.log_scrub import remember, scrubbing
 from skill.web.request_log import log_request
 from skill.web.verification import HeaderSource, RequestVerifier, VerificationError, check_application_id
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
+    config.check_safe_to_start()
     for warning in config.warnings():
         log.warning(warning)
     app = Flask(__name__)
@@ -46,7 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.add_url_rule("/alexa", view_func=alexa_endpoint, methods=["POST"])
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
-    app.register_blueprint(create_audio_blueprint(config, deps.tracks))
+    app.register_blueprint(create_audio_blueprint(config, deps.tracks, deps.artwork))
     app.register_error_handler(HTTPException, http_error_as_json)
     return app
 
@@ -101,6 +104,7 @@ class LetdownService:
             raise BadRequest(400, "body is not JSON") from None  # Alexa sends UTF-8
         envelope = parse_envelope(text)
         g.envelope = envelope
+        remember(envelope)
         try:
             if self.config.verify_requests:
                 self.verifier.verify(headers, body, envelope)
@@ -157,33 +161,61 @@ def alexa_endpoint() -> tuple[Response, int]:
     """POST /alexa; one `letdown.request` line per request, whatever its outcome (a 5xx included)."""
     started = time.perf_counter()
     g.envelope = None
-    status: int = 500
-    reason: str | None = "internal error"  # until the request is answered or rejected
-    try:
-        if request.mimetype != "application/json":
-            raise BadRequest(415, "content type must be application/json")
-        body = request.get_data(cache=False)
-        payload = service().handle_alexa_request(request.headers, body)
-        status, reason = 200, None
-    except BadRequest as error:
-        status, reason = error.status, error.reason
-        payload = {"error": error.reason}
-    except HTTPException as error:  # 413 from MAX_CONTENT_LENGTH while reading the body
-        status, reason = error.code or 400, error.description
-        payload = {"error": error.description}
-    finally:
+    status, reason = 200, None
+    with scrubbing():
+        try:
+            if request.mimetype != "application/json":
+                raise BadRequest(415, "content type must be application/json")
+            body = read_body(service().config.max_body_bytes)
+            payload = service().handle_alexa_request(request.headers, body)
+        except BadRequest as error:
+            status, reason = error.status, error.reason
+            payload = {"error": error.reason}
+        except HTTPException as error:  # 413 from MAX_CONTENT_LENGTH while reading the body
+            status, reason = error.code or 400, error.description
+            payload = {"error": error.description}
+        except DeletionNotDone:
+            # Only AlexaSkillEvent.SkillDisabled raises this, and only when the user's data could be neither
+            # deleted nor journaled for deletion: never claim success for that one (see lifecycle.py).
+            status, reason = 503, "user data deletion could not be done or recorded; storage unavailable"
+            payload = {"error": "storage unavailable"}
+        except Exception:  # a bug: logged (words and ids scrubbed) and answered, never a bare reset
+            log.exception("request failed")
+            status, reason = 500, "internal error"
+            payload = {"error": "internal error"}
         log_request(g.envelope, status, (time.perf_counter() - started) * 1000, reason)
     return jsonify(payload), status
 
 
+def read_body(limit: int) -> bytes:
+    """The whole body, or BadRequest(413) once it passes `limit` bytes, with or without a Content-Length.
+
+    A chunked body has no Content-Length to refuse up front; reading one byte past the limit tells it apart
+    from one that fits exactly, instead of silently cutting it.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise BadRequest(413, f"body is larger than {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise BadRequest(413, f"body is larger than {limit} bytes")
+    return body
+
+
 def healthz() -> tuple[Response, int]:
+    """Status and version for anyone; the storage detail only to a caller with LETDOWN_HEALTH_TOKEN."""
+    config = service().config
     storage_ok, storage_detail = service().store.health()
-    return jsonify(
-        status="ok" if storage_ok else "degraded",
-        version=__version__,
-        storage={"ok": storage_ok, "detail": storage_detail},
-        verification=service().config.verify_requests,
-    ), 200
+    status = "ok" if storage_ok else "degraded"
+    if not storage_ok:
+        log.warning("healthz: degraded: storage %s", storage_detail)
+    answer: dict[str, Any] = {"status": status, "version": __version__}
+    if config.health_token and hmac.compare_digest(
+        request.headers.get("Authorization", "").encode(), f"Bearer {config.health_token}".encode()
+    ):
+        answer["storage"] = {"ok": storage_ok, "detail": storage_detail}
+        answer["verification"] = config.verify_requests
+        answer["environment"] = config.environment
+    return jsonify(answer), 200
 
 
 def http_error_as_json(error: HTTPException) -> tuple[Response, int]:

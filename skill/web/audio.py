@@ -1,4 +1,5 @@
-"""GET/HEAD /audio/<file>: the built MP3s the manifest lists, with byte ranges, ETags and cache headers.
+"""GET/HEAD /audio/<file>: the built MP3s the manifest lists, with byte ranges, ETags and cache headers;
+GET/HEAD /art/<file>: the player artwork (skill.playback.artwork), cached the same way.
 
 Alexa devices (and CDNs in front of this route) stream with Range requests. Werkzeug's `send_file` does
 single ranges, If-None-Match/If-Range and HEAD; this module decides what it cannot:
@@ -20,14 +21,16 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Response as WsgiResponse
 
 from skill.config import Config
+from skill.playback.artwork import ART_ROUTE, Artwork
 from skill.playback.catalog import VERSION_CHARS, VERSION_PARAM, ServedFile, TrackCatalog
 
 MP3_MIMETYPE = "audio/mpeg"
+PNG_MIMETYPE = "image/png"
 VERSIONED_MAX_AGE_S = 365 * 24 * 3600
 UNVERSIONED_MAX_AGE_S = 300
 
 
-def create_audio_blueprint(config: Config, tracks: TrackCatalog) -> Blueprint:
+def create_audio_blueprint(config: Config, tracks: TrackCatalog, artwork: Artwork | None = None) -> Blueprint:
     blueprint = Blueprint("audio", __name__)
 
     @blueprint.get("/audio/<path:file_name>")
@@ -37,17 +40,24 @@ def create_audio_blueprint(config: Config, tracks: TrackCatalog) -> Blueprint:
             abort(404, description="no such audio file")
         return audio_response(served)
 
+    @blueprint.get(f"{ART_ROUTE}/<path:file_name>")
+    def serve_art(file_name: str) -> WsgiResponse:
+        served = artwork.served_file(file_name) if artwork is not None else None
+        if served is None:
+            abort(404, description="no such image")
+        return audio_response(served, PNG_MIMETYPE)
+
     return blueprint
 
 
-def audio_response(served: ServedFile) -> WsgiResponse:
+def audio_response(served: ServedFile, mimetype: str = MP3_MIMETYPE) -> WsgiResponse:
     environ = range_environ(request.environ)
     versioned = request.args.get(VERSION_PARAM) == served.sha256[:VERSION_CHARS]
     try:
         response = send_file(
             served.path,
             environ,
-            mimetype=MP3_MIMETYPE,
+            mimetype=mimetype,
             conditional=True,
             etag=served.sha256,
             max_age=VERSIONED_MAX_AGE_S if versioned else UNVERSIONED_MAX_AGE_S,

@@ -40,6 +40,7 @@ def context(
     skill_id: str = TEST_SKILL_ID,
     audio_player: bool = True,
     player_state: dict[str, Any] | None = None,
+    apl: bool = False,
 ) -> dict[str, Any]:
     return envelopes.device_context(
         application_id=skill_id,
@@ -47,6 +48,7 @@ def context(
         device_id=TEST_DEVICE_ID,
         audio_player=audio_player,
         player_state=player_state,
+        apl=apl,
     )
 
 
@@ -60,10 +62,11 @@ def envelope(
     player_state: dict[str, Any] | None = None,
     timestamp_offset: float = 0,
     locale: str = "en-US",
+    apl: bool = False,
 ) -> dict[str, Any]:
     return envelopes.request_envelope(
         request,
-        context(user_id, skill_id, audio_player, player_state),
+        context(user_id, skill_id, audio_player, player_state, apl),
         session,
         locale=locale,
         timestamp_offset=timestamp_offset,
@@ -107,6 +110,7 @@ class AlexaClient:
     user_id: str = TEST_USER_ID
     audio_player: bool = True
     locale: str = "en-US"
+    apl: bool = False  # an Echo Show: the device declares Alexa.Presentation.APL
     session: dict[str, Any] | None = None
     player_state: dict[str, Any] = field(default_factory=lambda: {"playerActivity": "IDLE"})
     http: requests.Session = field(default_factory=requests.Session)
@@ -131,6 +135,7 @@ class AlexaClient:
             audio_player=self.audio_player,
             player_state=self.player_state,
             locale=self.locale,
+            apl=self.apl,
         )
         reply = self.send(built)
         assert reply.status_code == 200, reply.text
@@ -169,3 +174,8 @@ class AlexaClient:
         answer = self._turn({"type": "SessionEndedRequest", "reason": reason})
         self.session = None
         return answer
+
+
+def play_visualisation(client: AlexaClient) -> dict[str, Any]:
+    """ "Play the let-down visualisation": the single-shot track (LetDownIntent starts the coach)."""
+    return client.intent("PlayTrackIntent", track="let-down visualisation")

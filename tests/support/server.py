@@ -1,4 +1,5 @@
-"""Real servers for tests: the Flask app on werkzeug's WSGI server in a thread, or `letdown serve` (gunicorn)."""
+"""Real servers for tests: the Flask app on werkzeug's WSGI server in a thread, or `letdown serve` (waitress or
+gunicorn) as a process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,11 +55,17 @@ def threaded_server(app: Flask) -> Iterator[str]:
 
 
 @contextmanager
-def gunicorn_server(env: Mapping[str, str], workers: int = 2, log_path: Path | None = None) -> Iterator[str]:
-    """Run `letdown serve` (gunicorn, several worker processes) with `env`; yields the base URL."""
+def letdown_server(
+    env: Mapping[str, str],
+    server: str = "waitress",
+    workers: int = 2,
+    log_path: Path | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[str]:
+    """Run `letdown serve --server SERVER` with `env` on a loopback port; yields the base URL."""
     port = free_port()
     command = [sys.executable, "-m", "skill.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command += ["--server", server, "--workers", str(workers), *extra_args]
     log_file = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
@@ -76,3 +83,10 @@ def gunicorn_server(env: Mapping[str, str], workers: int = 2, log_path: Path | N
             process.wait()
         if log_path:
             log_file.close()
+
+
+@contextmanager
+def gunicorn_server(env: Mapping[str, str], workers: int = 2, log_path: Path | None = None) -> Iterator[str]:
+    """Run `letdown serve --server gunicorn` (several worker processes) with `env`; yields the base URL."""
+    with letdown_server(env, "gunicorn", workers, log_path) as base_url:
+        yield base_url

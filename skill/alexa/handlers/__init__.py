@@ -1,1 +1,1 @@
-"""Thin ask-sdk request handlers, one module per area; each exposes `request_handlers(deps)`."""
+"""Thin ask-sdk request handlers, one module per area; skill_builder lists them in dispatch order."""

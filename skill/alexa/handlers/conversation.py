@@ -21,9 +21,9 @@ from skill.alexa.deps import SkillDeps
 from skill.alexa.handlers.base import SkillRequestHandler
 from skill.alexa.interceptors import locale_content
 from skill.alexa.requests import intent_name, locale
-from skill.alexa.slots import resolved_slot_id, slot_values
+from skill.alexa.slots import resolved_slot_id
 from skill.alexa.slots import slot as named_slot
-from skill.conversation import dmer, guidance, safety
+from skill.conversation import dmer, guidance
 from skill.interaction_model import InteractionModel
 from skill.speech.content import LocaleContent
 from skill.speech.render import (
@@ -53,29 +53,6 @@ class ConversationHandler(SkillRequestHandler):
 
     def reply(self, handler_input: HandlerInput, reply: Reply) -> Response:
         return speak_reply(handler_input, self.content(handler_input), reply).response
-
-
-class RedFlagSlotHandler(ConversationHandler):
-    """Safety first: any intent whose slot text carries red-flag words gets the safety answer alone.
-
-    Registered before every other intent handler (including playback's)."""
-
-    request_types = ("IntentRequest",)
-
-    def when(self, handler_input: HandlerInput) -> bool:
-        return safety.red_flag_route(slot_values(handler_input), self.content(handler_input)) is not None
-
-    def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.red_flag_route(slot_values(handler_input), self.content(handler_input))
-        return self.reply(handler_input, safety.safety_reply(route or "crisis"))  # can_handle found a route
-
-
-class SafetyIntentHandler(ConversationHandler):
-    intent_names = tuple(safety.SAFETY_INTENTS)
-
-    def handle(self, handler_input: HandlerInput) -> Response:
-        route = safety.SAFETY_INTENTS[intent_name(handler_input)]
-        return self.reply(handler_input, safety.safety_reply(route))
 
 
 class LaunchHandler(ConversationHandler):
@@ -175,22 +152,26 @@ class WhisperHandler(ConversationHandler):
         whisper = intent_name(handler_input) == "WhisperOnIntent"
         handler_input.attributes_manager.persistent_attributes[keys.WHISPER] = whisper
         handler_input.attributes_manager.save_persistent_attributes()
-        return self.reply(handler_input, Reply("whisper.on" if whisper else "whisper.off"))
+        message = "whisper.on" if whisper else "whisper.off"
+        # Mid-conversation the session stays open; a one-shot "ask … to whisper" ends as before.
+        session = handler_input.request_envelope.session
+        in_conversation = session is not None and not session.new
+        return self.reply(handler_input, Reply(message, reprompt="whisper.reprompt" if in_conversation else None))
 
 
 class HelpHandler(ConversationHandler):
     intent_names = ("AMAZON.HelpIntent",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return self.reply(handler_input, Reply("help.main", reprompt="help.reprompt"))
+        reply = guidance.help_reply(session_attributes(handler_input), self.content(handler_input))
+        return self.reply(handler_input, reply)
 
 
 class FallbackHandler(ConversationHandler):
-    # FreeTextIntent's own handler (resolving its query) is being written in parallel; until then it falls back.
-    intent_names = ("AMAZON.FallbackIntent", "FreeTextIntent")
+    intent_names = ("AMAZON.FallbackIntent",)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
+        return self.reply(handler_input, guidance.fallback_reply())
 
 
 class StopHandler(ConversationHandler):
@@ -270,7 +251,7 @@ class UnmatchedIntentHandler(ConversationHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         log.warning("no handler for intent %s", intent_name(handler_input))
-        return self.reply(handler_input, Reply("fallback.main", reprompt="fallback.reprompt"))
+        return self.reply(handler_input, guidance.fallback_reply())
 
 
 def breathing_handoff(handler_input: HandlerInput, deps: SkillDeps) -> Response:

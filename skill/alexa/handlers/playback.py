@@ -17,13 +17,6 @@ from skill.alexa.handlers.base import SkillRequestHandler
 # ----- intents that start a track -------------------------------------------------------------------------
 
 
-class LetDownHandler(SkillRequestHandler):
-    intent_names = ("LetDownIntent",)
-
-    def handle(self, handler_input: HandlerInput) -> Response:
-        return playback.letdown_response(handler_input, self.deps)
-
-
 class BreathingHandler(SkillRequestHandler):
     intent_names = ("BreathingIntent",)
 

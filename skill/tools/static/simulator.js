@@ -82,8 +82,12 @@
     return fresh;
   }
 
+  function hasScreen() {
+    return $("#device-echo-show").checked;
+  }
+
   function hasAudioPlayer() {
-    return $("#device-audio-player").checked;
+    return $("#device-audio-player").checked || hasScreen();
   }
 
   function offsetMs() {
@@ -108,7 +112,7 @@
   }
 
   function device() {
-    return { user_id: state.userKey, audio_player: hasAudioPlayer(), player: playerContext(), locale: currentLocale() };
+    return { user_id: state.userKey, audio_player: hasAudioPlayer(), apl: hasScreen(), player: playerContext(), locale: currentLocale() };
   }
 
   // One request at a time, in order: a PlaybackStopped must reach the skill before the next "resume".
@@ -375,7 +379,7 @@
         type,
         token,
         offset_ms: offset,
-        device: { user_id: state.userKey, audio_player: true, player, locale: currentLocale() },
+        device: { user_id: state.userKey, audio_player: true, apl: hasScreen(), player, locale: currentLocale() },
         ...extra,
       })
     )
@@ -528,8 +532,47 @@
     }
   }
 
+  // The Echo Show screen: what the skill's RenderDocument data says, drawn without an APL renderer.
+  function showScreen(screen) {
+    if (!screen || !hasScreen()) return;
+    const circle = $("#breathing-circle");
+    $("#screen-instruction").textContent = screen.instruction;
+    $("#screen-step").textContent = screen.step;
+    circle.getAnimations().forEach((animation) => animation.cancel());
+    const breath = screen.inhale_ms + screen.exhale_ms;
+    if (breath > 0 && screen.cycles > 0) {
+      circle.animate(
+        [
+          { transform: "scale(0.6)", easing: "ease-in-out" },
+          { transform: "scale(1)", offset: screen.inhale_ms / breath, easing: "ease-in-out" },
+          { transform: "scale(0.6)" },
+        ],
+        { duration: breath, iterations: screen.cycles, delay: screen.start_delay_ms }
+      );
+    }
+    Object.assign(circle.dataset, {
+      inhaleMs: String(screen.inhale_ms),
+      exhaleMs: String(screen.exhale_ms),
+      cycles: String(screen.cycles),
+    });
+    $("#screen").dataset.state = "breathing";
+  }
+
+  function clearScreen() {
+    $("#breathing-circle").getAnimations().forEach((animation) => animation.cancel());
+    $("#screen-instruction").textContent = "";
+    $("#screen-step").textContent = "";
+    $("#screen").dataset.state = "idle";
+  }
+
+  function showDeviceKind() {
+    $("#screen-panel").hidden = !hasScreen();
+    clearScreen();
+  }
+
   async function applyTurn(data, userItem, turn) {
     if (userItem) showHeard(userItem, data);
+    showScreen(data.screen);
     setSession(data.session_state);
     // A one-shot turn (new session, closed at once, as when a track starts) only gets the closing note.
     if (data.note === "new session" && data.session_open) addNote("A new session started.", "session-started");
@@ -663,9 +706,11 @@
   });
 
   document.querySelectorAll('input[name="device-kind"]').forEach((radio) => {
-    radio.addEventListener("change", () =>
-      resetDevice(hasAudioPlayer() ? "Now an Echo with AudioPlayer." : "Now a speaker without AudioPlayer.")
-    );
+    radio.addEventListener("change", () => {
+      showDeviceKind();
+      const kinds = { "echo-show": "Now an Echo Show, with a screen.", "audio-player": "Now an Echo with AudioPlayer." };
+      resetDevice(kinds[radio.value] || "Now a speaker without AudioPlayer.");
+    });
   });
 
   const savedLocale = storageGet(LOCALE_KEY);
@@ -704,6 +749,7 @@
   els.player.addEventListener("error", onError);
 
   setUpMicrophone();
+  showDeviceKind();
   showNowPlaying();
   setSession(null);
 })();

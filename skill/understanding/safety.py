@@ -1,0 +1,142 @@
+"""The one safety decision: from the intent and every text of a request, which safety route (if any) wins.
+
+Routes and precedence are the contract's (crisis, harm_fear, baby_health, physical, low_mood). The words
+are data with sources, per locale: `safety.lexicon` in skill/speech/locale/<locale>/safety_lexicon.yaml
+(phrases, regular expressions, context rules and negation), compiled once per process into a
+`SafetyLexicon`. Nothing about what was said is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
+from skill.speech.content import LocaleContent
+from skill.understanding.normalise import normalise
+
+LEXICON_KEY = "safety.lexicon"
+DEFAULT_NEGATION_WINDOW = 3
+
+
+class LexiconError(ValueError):
+    """The safety lexicon data is malformed; the message names the route and entry."""
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    route: str
+    pattern: re.Pattern[str]
+    unless: tuple[re.Pattern[str], ...]
+    requires: tuple[re.Pattern[str], ...]
+    negatable: bool
+    source: str
+
+    def matches(self, text: str, negation: re.Pattern[str] | None) -> bool:
+        if any(rule.search(text) for rule in self.unless):
+            return False
+        if not all(rule.search(text) for rule in self.requires):
+            return False
+        for match in self.pattern.finditer(text):
+            if not (self.negatable and negation is not None and negation.search(text[: match.start()])):
+                return True
+        return False
+
+
+class SafetyLexicon:
+    """One locale's safety lexicon, compiled: `route(texts)` and `looks_sensitive(text)`."""
+
+    def __init__(
+        self, entries: Sequence[LexiconEntry], watch: Sequence[re.Pattern[str]], negation: re.Pattern[str] | None
+    ) -> None:
+        self.entries = tuple(entries)
+        self.watch = tuple(watch)
+        self.negation = negation
+
+    @classmethod
+    def from_content(cls, content: LocaleContent) -> SafetyLexicon:
+        if not content.has_data(LEXICON_KEY):
+            return cls((), (), None)
+        return cls.from_data(content.data(LEXICON_KEY))
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> SafetyLexicon:
+        routes = data.get("routes") or {}
+        unknown = set(routes) - set(ROUTE_PRECEDENCE)
+        if unknown:
+            raise LexiconError(f"unknown safety routes {sorted(unknown)} (known: {', '.join(ROUTE_PRECEDENCE)})")
+        entries = [
+            _entry(route, index, raw) for route in ROUTE_PRECEDENCE for index, raw in enumerate(routes.get(route) or ())
+        ]
+        watch = [_compiled(raw.get("pattern"), f"watch {n + 1}") for n, raw in enumerate(data.get("watch") or ())]
+        return cls(entries, watch, _negation_pattern(data))
+
+    def routes(self, texts: Iterable[str | None]) -> list[str]:
+        """Every route with an entry matching any of the texts, in precedence order."""
+        normalised = [normalise(text) for text in texts if text]
+        found = {entry.route for entry in self.entries for text in normalised if entry.matches(text, self.negation)}
+        return [route for route in ROUTE_PRECEDENCE if route in found]
+
+    def route(self, texts: Iterable[str | None]) -> str | None:
+        found = self.routes(texts)
+        return found[0] if found else None
+
+    def looks_sensitive(self, text: str) -> bool:
+        """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
+        normalised = normalise(text)
+        return any(pattern.search(normalised) for pattern in self.watch)
+
+
+def decide(lexicon: SafetyLexicon, intent_name: str | None, texts: Iterable[str | None]) -> str | None:
+    """The winning safety route for a request: the intent's own route and every text's, by precedence."""
+    found = set(lexicon.routes(texts))
+    intent_route = SAFETY_INTENTS.get(intent_name or "")
+    if intent_route is not None:
+        found.add(intent_route)
+    return next((route for route in ROUTE_PRECEDENCE if route in found), None)
+
+
+def _entry(route: str, index: int, raw: Any) -> LexiconEntry:
+    where = f"{route} entry {index + 1}"
+    if not isinstance(raw, Mapping):
+        raise LexiconError(f"{where}: must be a mapping")
+    source = raw.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise LexiconError(f"{where}: needs a non-empty source")
+    if ("phrases" in raw) == ("pattern" in raw):
+        raise LexiconError(f"{where}: needs exactly one of phrases or pattern")
+    if "phrases" in raw:
+        phrases = sorted({normalise(str(p)) for p in raw["phrases"]} - {""}, key=len, reverse=True)
+        if not phrases:
+            raise LexiconError(f"{where}: phrases is empty")
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
+    else:
+        pattern = _compiled(raw["pattern"], where)
+    return LexiconEntry(
+        route=route,
+        pattern=pattern,
+        unless=tuple(_compiled(rule, f"{where} unless") for rule in raw.get("unless") or ()),
+        requires=tuple(_compiled(rule, f"{where} requires") for rule in raw.get("requires") or ()),
+        negatable=bool(raw.get("negatable", False)),
+        source=source.strip(),
+    )
+
+
+def _compiled(pattern: Any, where: str) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise LexiconError(f"{where}: pattern must be a non-empty string")
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise LexiconError(f"{where}: bad regular expression {pattern!r}: {error}") from None
+
+
+def _negation_pattern(data: Mapping[str, Any]) -> re.Pattern[str] | None:
+    cues = sorted({normalise(str(cue)) for cue in data.get("negation_cues") or ()} - {""}, key=len, reverse=True)
+    if not cues:
+        return None
+    window = int(data.get("negation_window", DEFAULT_NEGATION_WINDOW))
+    # A cue, then at most `window` other words, then the end (the match follows directly).
+    return re.compile(r"\b(?:" + "|".join(re.escape(c) for c in cues) + r")\b(?:\s+\w+){0," + str(window) + r"}\s*$")

@@ -1,0 +1,141 @@
+"""The understanding resolver: normalisation, the calibrated fuzzy stage, safety first, loaded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from skill.config import Config
+from skill.conversation.safety import ROUTE_INTENTS
+from skill.interaction_model import FALLBACK_INTENT, InteractionModel
+from skill.understanding import resolver as resolver_module
+from skill.understanding.catalog import ResolverCatalog, phrase_lists
+from skill.understanding.normalise import Normaliser, normalise
+from skill.understanding.resolver import Resolver
+
+DEV = yaml.safe_load((Path(__file__).parent / "dev_utterances.yaml").read_text(encoding="utf-8"))["utterances"]
+# The development set's floor: what the resolver reached when the threshold was calibrated, less a margin.
+DEV_ACCURACY_FLOOR = 0.80
+
+
+def expected_intent(case: dict[str, Any]) -> str:
+    return ROUTE_INTENTS.get(case["expect"], case["expect"])
+
+
+@pytest.fixture(scope="module")
+def resolver() -> Resolver:
+    config = Config.from_env({})
+    from skill.interaction_model import ModelCatalog
+    from skill.speech.content import ContentLibrary
+
+    catalog = ResolverCatalog.load(config.model_dir, ModelCatalog.load(config.model_dir), ContentLibrary.load())
+    found = catalog.for_locale("en-US")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [
+        ("Letdown", "letdown"),
+        ("my let-down", "my letdown"),
+        ("my milk lets down", "my milk letdown"),
+        ("I can't", "i can not"),
+        ("I'll hurt", "i will hurt"),
+        ("i cant", "i can not"),
+        ("I'm", "i am"),
+        ("What's D-MER", "what is dmer"),
+        ("dee mer", "dmer"),
+        ("no wet nappies", "no wet diaper"),
+    ],
+)
+def test_normalise(text: str, normalised: str) -> None:
+    assert normalise(text) == normalised
+
+
+def test_fillers_synonyms_and_stems_make_one_key() -> None:
+    normaliser = Normaliser([("breast", "boob", "boobs")])
+    assert normaliser.key("um so like my boobs are leaking please Alexa") == normaliser.key("my breast is leaking")
+    assert normaliser.key("massaging") == normaliser.key("massage")
+
+
+def test_grammar_phrase_lists_feed_the_synonyms() -> None:
+    lists = phrase_lists(Config.from_env({}).model_dir, "en-US")
+    assert any("boob" in group for group in lists)
+    assert phrase_lists(Path("/nonexistent"), "en-US") == ()
+
+
+def test_development_set_accuracy(resolver: Resolver) -> None:
+    wrong = [
+        f"{case['text']!r}: {resolver.understand(case['text']).intent}, expected {expected_intent(case)}"
+        for case in DEV
+        if resolver.understand(case["text"]).intent != expected_intent(case)
+    ]
+    accuracy = 1 - len(wrong) / len(DEV)
+    assert accuracy >= DEV_ACCURACY_FLOOR, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("case", [c for c in DEV if c["expect"] in ROUTE_INTENTS], ids=lambda c: c["text"])
+def test_every_safety_utterance_is_routed(resolver: Resolver, case: dict[str, Any]) -> None:
+    understood = resolver.understand(case["text"])
+    assert understood.route == case["expect"]
+    assert understood.intent == ROUTE_INTENTS[case["expect"]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I keep thinking about going to sleep and never waking up",
+        "I want to sleep and not wake up",
+    ],
+)
+def test_indirect_crisis_never_reaches_playback(resolver: Resolver, text: str) -> None:
+    assert resolver.resolve(text).route == "crisis"
+    assert resolver.understand(text).intent == "CrisisIntent"
+
+
+def test_weak_match_of_a_sensitive_text_goes_to_the_fallback(resolver: Resolver) -> None:
+    model = InteractionModel.from_json(
+        {"interactionModel": {"languageModel": {"invocationName": "let down helper", "intents": [
+            {"name": "AMAZON.ResumeIntent", "samples": ["keep going with the track"]},
+            {"name": "AMAZON.FallbackIntent", "samples": []},
+        ]}}}
+    )  # fmt: skip
+    tiny = Resolver(model, resolver.content)
+    ordinary = tiny.understand("keep going with that track please")
+    assert ordinary.intent == "AMAZON.ResumeIntent"
+    assert ordinary.score >= resolver_module.ACCEPT_SCORE
+    # Safety-looking ("sick", "unwell"), no safety entry, and a weaker match.
+    sensitive = "I keep going back to the track when I feel sick and unwell"
+    assert tiny.safety.route([sensitive]) is None and tiny.safety.looks_sensitive(sensitive)
+    weak = tiny.understand(sensitive)
+    assert weak.intent == FALLBACK_INTENT, weak
+    assert weak.score >= resolver_module.ACCEPT_SCORE  # good enough for an ordinary text: held back by the guard
+
+
+def test_out_of_scope_requests_fall_back(resolver: Resolver) -> None:
+    for text in ("what's the weather tomorrow", "how tall is the eiffel tower", "set a timer for my pasta"):
+        assert resolver.understand(text).intent == FALLBACK_INTENT, text
+
+
+def test_typos_and_extra_words_still_match(resolver: Resolver) -> None:
+    assert resolver.understand("um so how do I masage my brests").intent == "MassageTipIntent"
+    assert resolver.understand("alexa please my letdown is just so slow tonight").intent == "LetDownIntent"
+
+
+def test_invocation_is_stripped_keeping_the_spelling(resolver: Resolver) -> None:
+    assert resolver.resolve("open let down helper").intent == "LaunchRequest"
+    assert resolver.resolve("Alexa, ask Let-Down Helper: I'll hurt my baby").route == "harm_fear"
+
+
+def test_the_app_builds_the_resolver_once(make_app) -> None:
+    from skill.tools.simulator import load_resolver
+
+    app = make_app()
+    deps = app.extensions["letdown"].deps
+    # en-GB has its own model now; a locale without one (en-NZ) shares en-US's, and none is rebuilt per call.
+    assert load_resolver(deps) is deps.resolvers.for_locale("en-US") is deps.resolvers.for_locale("en-NZ")
+    assert deps.resolvers.for_locale("en-GB") is deps.resolvers.for_locale("en-GB") is not None

@@ -1,0 +1,96 @@
+"""The safety lexicon (data) and the one safety decision: positive and negative cases from data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
+from skill.speech.content import ContentLibrary
+from skill.understanding.safety import LEXICON_KEY, LexiconError, SafetyLexicon, decide
+
+CASES = yaml.safe_load((Path(__file__).parent / "safety_cases.yaml").read_text(encoding="utf-8"))["cases"]
+CONTENT = ContentLibrary.load().locale("en-US")
+LEXICON = SafetyLexicon.from_content(CONTENT)
+
+
+def expected(case: dict[str, Any]) -> str | None:
+    return None if case["route"] == "none" else case["route"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
+def test_lexicon_routes_each_case(case: dict[str, Any]) -> None:
+    assert LEXICON.route([case["text"]]) == expected(case)
+
+
+def test_cases_cover_every_route_and_ordinary_talk() -> None:
+    routes = [expected(case) for case in CASES]
+    for route in ROUTE_PRECEDENCE:
+        assert routes.count(route) >= 5, route
+    assert routes.count(None) >= 30
+
+
+def test_every_entry_has_a_source_and_every_route_has_entries() -> None:
+    assert {entry.route for entry in LEXICON.entries} == set(ROUTE_PRECEDENCE)
+    assert all(entry.source for entry in LEXICON.entries)
+    assert LEXICON.watch
+
+
+def test_any_text_of_the_request_counts() -> None:
+    assert LEXICON.route(["warmth", None, "", "I want to disappear"]) == "crisis"
+    assert LEXICON.route([None, ""]) is None
+
+
+@pytest.mark.parametrize(
+    ("intent", "texts", "route"),
+    [
+        ("CrisisIntent", [], "crisis"),
+        ("HarmFearIntent", [], "harm_fear"),
+        ("BabyHealthIntent", [], "baby_health"),
+        ("PhysicalRedFlagIntent", [], "physical"),
+        ("LowMoodIntent", [], "low_mood"),
+        ("PhysicalRedFlagIntent", ["and I want to die"], "crisis"),  # the text outranks the intent
+        ("LowMoodIntent", ["my baby has no wet diapers"], "baby_health"),
+        ("TipIntent", ["a red wedge on my breast"], "physical"),
+        ("TipIntent", ["warmth"], None),
+        ("DmerIntent", [], None),
+        (None, ["it tingles when my milk lets down"], None),
+    ],
+)
+def test_decide_takes_intent_and_text_by_precedence(intent: str | None, texts: list[str], route: str | None) -> None:
+    assert decide(LEXICON, intent, texts) == route
+
+
+def test_safety_intents_cover_every_route() -> None:
+    assert set(SAFETY_INTENTS.values()) == set(ROUTE_PRECEDENCE)
+
+
+def test_watch_words_look_sensitive_but_do_not_route() -> None:
+    assert LEXICON.looks_sensitive("I keep feeling sick")
+    assert LEXICON.route(["I keep feeling sick"]) is None
+    assert not LEXICON.looks_sensitive("help my milk let down")
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"routes": {"crisis": [{"phrases": ["x"]}]}}, "source"),
+        ({"routes": {"crisis": [{"pattern": "(", "source": "s"}]}}, "bad regular expression"),
+        ({"routes": {"crisis": [{"phrases": ["x"], "pattern": "x", "source": "s"}]}}, "exactly one"),
+        ({"routes": {"panic": [{"phrases": ["x"], "source": "s"}]}}, "unknown safety routes"),
+        ({"routes": {"crisis": ["x"]}}, "mapping"),
+    ],
+)
+def test_malformed_lexicon_is_rejected_with_a_reason(data: dict[str, Any], problem: str) -> None:
+    with pytest.raises(LexiconError, match=problem):
+        SafetyLexicon.from_data(data)
+
+
+def test_negation_cues_are_words_not_yaml_booleans() -> None:
+    cues = CONTENT.data(LEXICON_KEY)["negation_cues"]
+    assert all(isinstance(cue, str) for cue in cues)
+    assert LEXICON.route(["no fever, just tired"]) is None
+    assert LEXICON.route(["a fever, just tired"]) == "physical"
