@@ -24,7 +24,13 @@ FALLBACK_INTENT = "AMAZON.FallbackIntent"
 DURATION_TYPE = "AMAZON.DURATION"
 # Alexa's launch phrases ("ask/open/start … <invocation name>"): they may precede the invocation name in an
 # utterance, and an invocation name may not contain them.
-LAUNCH_WORDS = frozenset({"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use"})
+# The Spanish ones ("Alexa, abre / pide a / pregunta a / dile a …") are our own list of the Spanish
+# equivalents of the English words, not copied from an Amazon table.
+LAUNCH_WORDS = frozenset(
+    {"ask", "tell", "open", "launch", "enable", "load", "begin", "start", "run", "use",
+     "abre", "abrir", "pide", "pídele", "pregunta", "pregúntale", "dile", "inicia", "iniciar", "empieza",
+     "comienza", "lanza", "habilita", "activa", "ejecuta", "usa"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -128,11 +128,48 @@ class Grammar:
 
 def load_grammar(path: Path) -> Grammar:
     """Reads and parses a grammar file; raises GrammarError (or OSError) when it cannot be used."""
+    return grammar_from_dict(read_grammar_document(Path(path)), source=str(path))
+
+
+def read_grammar_document(path: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """The grammar document, with `extends: <locale>` resolved: a locale's grammar (en-GB) reuses another's
+    (en-US) and adds its own words. Its phrase lists add to the parent's lists of the same name, its intents'
+    samples to the parent's templates, its slot type values to the parent's; anything else replaces."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise GrammarError(f"{path}: not YAML: {error}") from error
-    return grammar_from_dict(document, source=str(path))
+    if not isinstance(document, Mapping) or "extends" not in document:
+        return document
+    parent_path = path.parent / f"{document['extends']}.yaml"
+    if parent_path in seen or parent_path == path:
+        raise GrammarError(f"{path}: `extends` goes round in a circle")
+    parent = read_grammar_document(parent_path, (*seen, path))
+    if not isinstance(parent, Mapping):
+        raise GrammarError(f"{parent_path}: a grammar is a mapping")
+    return extended(parent, document, str(path))
+
+
+def extended(parent: Mapping[str, Any], child: Mapping[str, Any], source: str) -> dict[str, Any]:
+    merged = {key: value for key, value in parent.items()}
+    merged.update(
+        {key: value for key, value in child.items() if key not in ("extends", "phrases", "intents", "slot_types")}
+    )
+    phrases = dict(_mapping(parent.get("phrases"), f"{source}: phrases"))
+    for name, items in _mapping(child.get("phrases"), f"{source}: phrases").items():
+        phrases[name] = [*_strings(phrases.get(name), name), *_strings(items, name)]
+    merged["phrases"] = phrases
+    intents = {name: dict(body) for name, body in _mapping(parent.get("intents"), f"{source}: intents").items()}
+    for name, body in _mapping(child.get("intents"), f"{source}: intents").items():
+        base = intents.setdefault(name, {})
+        base.update({key: value for key, value in _mapping(body, name).items() if key != "samples"})
+        base["samples"] = [*_strings(base.get("samples"), name), *_strings(_mapping(body, name).get("samples"), name)]
+    merged["intents"] = intents
+    types = {name: list(values) for name, values in _mapping(parent.get("slot_types"), f"{source}: slot_types").items()}
+    for name, values in _mapping(child.get("slot_types"), f"{source}: slot_types").items():
+        types.setdefault(name, []).extend(values if isinstance(values, list) else [])
+    merged["slot_types"] = types
+    return merged
 
 
 def grammar_from_dict(document: Any, *, source: str = "grammar") -> Grammar:

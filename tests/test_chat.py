@@ -108,3 +108,26 @@ def test_a_bad_user_key_is_a_usage_error(chat_env: dict[str, str]) -> None:
     code, _, err = chat(chat_env, args=("--user", "../x"))
     assert code == 2
     assert "--user" in err
+
+
+def test_chat_in_us_spanish_uses_the_spanish_model_words_and_lines(chat_env: dict[str, str]) -> None:
+    code, out, err = chat(
+        chat_env,
+        "abre ayuda de bajada de leche",
+        "dame un consejo",
+        "me quiero morir",
+        args=("--json", "--locale", "es-US"),
+    )
+    assert code == 0, err
+    replies = [reply for reply in json_replies(out) if reply["request_type"]]
+    assert replies[0]["request_type"] == "LaunchRequest"
+    assert replies[0]["session_attributes"]["last_message"] == "launch.first"
+    assert "Ayuda de Bajada de Leche" in replies[0]["speech"]
+    assert replies[1]["heard"]["intent"] == "AnotherTipIntent"
+    assert replies[2]["heard"]["intent"] == "CrisisIntent"
+    assert "AYUDA" in replies[2]["speech"] and "988" in replies[2]["speech"]
+
+
+def test_a_bad_locale_is_a_usage_error(chat_env: dict[str, str]) -> None:
+    code, _out, err = chat(chat_env, args=("--locale", "english"))
+    assert code == 2 and "locale" in err

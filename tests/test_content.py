@@ -192,7 +192,7 @@ def test_loader_needs_en_us_and_locale_folders(tmp_path: Path) -> None:
 
 
 def test_loader_accepts_amazon_tags(tmp_path: Path) -> None:
-    text = '<amazon:effect name="whispered">shh</amazon:effect> <say-as interpret-as="telephone">988</say-as>'
+    text = '<amazon:effect name="whispered">shh</amazon:effect> <say-as interpret-as="characters">IBCLC</say-as>'
     write_locale(tmp_path, "en-US", {"quiet": {"source": "dialog", "text": [text]}})
     assert ContentLibrary.load(tmp_path).locale("en-US").pick("quiet") == text
 

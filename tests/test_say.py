@@ -84,3 +84,21 @@ def test_say_falls_back_for_unknown_requests_and_locales(say_env: dict[str, str]
     assert result.resolution.intent == "AMAZON.FallbackIntent"
     assert result.turn.session_attributes["last_message"] == "fallback.main"
     assert result.turn.reprompt
+
+
+@pytest.mark.parametrize(
+    ("locale", "utterance", "message", "spoken"),
+    [
+        ("en-GB", "my baby hasn't had a wee all day", "safety.baby_health", "999"),
+        ("en-AU", "I want to end my life", "safety.crisis", "13 11 14"),
+        ("en-IN", "I want to end my life", "safety.crisis", "14416"),
+        ("en-CA", "I want to end my life", "safety.crisis", "9-8-8"),
+        ("es-US", "qué es la d mer", "dmer.about", "D-MER"),
+    ],
+)
+def test_say_speaks_the_locale(say_env: dict[str, str], locale: str, utterance: str, message: str, spoken: str) -> None:
+    result = run_cli(say_env, "--json", "--locale", locale, utterance)
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["session_attributes"]["last_message"] == message
+    assert spoken in reply["speech"]

@@ -86,6 +86,8 @@ BAD_UTTERANCES = [
     pytest.param({**GOOD, "device": {"user_id": "short"}}, id="user-id-too-short"),
     pytest.param({**GOOD, "device": {"user_id": "../../etc/passwd"}}, id="user-id-bad-characters"),
     pytest.param({**GOOD, "device": {**DEVICE, "audio_player": "yes"}}, id="audio-player-not-bool"),
+    pytest.param({**GOOD, "device": {**DEVICE, "locale": "english"}}, id="locale-not-a-locale"),
+    pytest.param({**GOOD, "device": {**DEVICE, "locale": ["en-GB"]}}, id="locale-not-a-string"),
     pytest.param({**GOOD, "device": {**DEVICE, "player": []}}, id="player-not-an-object"),
     pytest.param({**GOOD, "device": {**DEVICE, "player": {"activity": "DANCING"}}}, id="player-activity"),
     pytest.param({**GOOD, "device": {**DEVICE, "player": {"offset_ms": -1}}}, id="offset-negative"),
@@ -98,6 +100,26 @@ BAD_UTTERANCES = [
     pytest.param({**GOOD, "session_state": {"session_id": "<script>", "attributes": {}}}, id="session-id-bad"),
     pytest.param({**GOOD, "session_state": {"session_id": "s1", "attributes": [1]}}, id="attributes-not-object"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "utterance", "intent", "number", "not_number"),
+    [
+        ("en-GB", "my baby hasn't had a wee all day", "BabyHealthIntent", "999", "911"),
+        ("en-AU", "I want to end my life", "CrisisIntent", "13 11 14", "988"),
+        ("es-US", "mi bebé tiene fiebre", "BabyHealthIntent", "911", "999"),
+        ("es-MX", "me quiero morir", "CrisisIntent", "número local de emergencias", "988"),
+        ("en-NZ", "I want to end my life", "CrisisIntent", "your local emergency number", "988"),
+    ],
+)
+def test_the_device_locale_picks_model_words_and_numbers(
+    simulator_url: str, locale: str, utterance: str, intent: str, number: str, not_number: str
+) -> None:
+    reply = post(simulator_url, UTTERANCE, {**GOOD, "text": utterance, "device": {**DEVICE, "locale": locale}})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert answer["heard"]["intent"] == intent
+    assert number in answer["speech"] and not_number not in answer["speech"]
 
 
 @pytest.mark.parametrize("body", BAD_UTTERANCES)

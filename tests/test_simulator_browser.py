@@ -308,3 +308,25 @@ def test_a_new_track_replacing_a_playing_one_reports_the_old_one_stopped(sim: Si
     assert stopped["offset_ms"] >= 1000
     sim.wait_playing_past(0.5)
     assert sim.player()["time"] < 1.0 + stopped["offset_ms"] / 1000  # the new item starts from its own offset
+
+
+def test_the_locale_picker_sends_the_locale_and_shows_that_locales_words(sim: SimulatorPage) -> None:
+    sim.page.select_option("#locale", "es-US")
+    assert sim.page.locator('.chip[data-lang="es"]').first.is_visible()
+    assert not sim.page.locator('.chip[data-lang="en"]').first.is_visible()
+    with sim.page.expect_response(lambda r: r.url.endswith("/simulator/api/utterance")) as response:
+        sim.page.fill("#utterance", "me quiero morir")
+        sim.page.press("#utterance", "Enter")
+    reply = response.value.json()
+    assert reply["heard"]["intent"] == "CrisisIntent"
+    assert reply["session_attributes"]["last_message"] == "safety.crisis"
+    assert "AYUDA" in reply["speech"] and "988" in reply["speech"]
+    sim.page.reload()  # the choice is remembered
+    assert sim.page.input_value("#locale") == "es-US"
+    sim.page.select_option("#locale", "en-GB")
+    with sim.page.expect_response(lambda r: r.url.endswith("/simulator/api/utterance")) as response:
+        sim.page.fill("#utterance", "I want to end my life")
+        sim.page.press("#utterance", "Enter")
+    speech = response.value.json()["speech"]
+    assert "116 123" in speech and "999" in speech and "988" not in speech
+    sim.page.select_option("#locale", "en-US")

@@ -1,8 +1,19 @@
-"""Per-locale spoken content: loads `skill/locale/<locale>/*.yaml`, validates it, picks variants.
+"""Per-locale spoken content: loads `skill/speech/locale/<locale>/*.yaml`, validates it, picks variants.
 
 Each top-level YAML key is either a message (`source` + `text`, optional `long` and `reprompt`; every
 variant an SSML fragment) or a data entry (`source` + `data`: non-prose lists such as safety triggers).
 Everything is validated once at load and then held in immutable structures.
+
+Layering: a language has one complete base locale (`BASE_LOCALES`: en-US, es-US). Any other locale of
+that language holds only what differs: its messages replace the base's, and its `words` data entry
+(base phrase → local phrase: "diaper" → "nappy") is applied to every message it inherits.
+
+Help lines: no message holds a phone number. Numbers live in `helpline.<name>` data entries (each with
+its own source), which messages reference as `{helpline.<name>}`; they are filled in at load. Help lines
+are never inherited: a locale defines every one its messages use, or loading fails. A language-only
+folder (`locale/en/`, `locale/es/`) holds the neutral help lines ("your local emergency number") used
+for any other country of that language (en-NZ, es-MX), so a parent is never read another country's
+number.
 """
 
 from __future__ import annotations
@@ -36,6 +47,15 @@ ALLOWED_TAGS = frozenset(
     }
 )  # fmt: skip
 _LOCALE_PATTERN = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
+_LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
+# The complete locale of each language; every other locale of the language overrides only what differs.
+BASE_LOCALES = MappingProxyType({"en": DEFAULT_LOCALE, "es": "es-US"})
+HELPLINE_PREFIX = "helpline."
+WORDS_KEY = "words"
+NEUTRAL = "neutral"
+_HELPLINE_REFERENCE = re.compile(r"\{(helpline\.[a-z_]+)\}")
+_TELEPHONE = re.compile(r"interpret-as=[\"']telephone[\"']")
+_NUMBER = re.compile(r"\d{3}|\d[ -]\d")
 _BREAK_TIME = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)$")
 
 
@@ -115,8 +135,11 @@ class LocaleContent:
         messages: Mapping[str, Message],
         data: Mapping[str, Any],
         rng: random.Random,
+        helplines: str | None = None,
     ) -> None:
         self.locale = locale
+        # whose help lines the messages speak: a locale, or NEUTRAL ("your local emergency number")
+        self.helplines = helplines or locale
         self._messages = MappingProxyType(dict(messages))
         self._data = MappingProxyType(dict(data))
         self._rng = rng
@@ -157,12 +180,16 @@ class LocaleContent:
 
 
 class ContentLibrary:
-    """All locales, loaded once. `locale()` falls back: exact → same language → en-US."""
+    """All locales, loaded once. `locale()`: the exact locale; else its language's base content with that
+    language's neutral help lines (en-NZ → en-US words, no US numbers); else en-US with English neutral lines."""
 
-    def __init__(self, locales: Mapping[str, LocaleContent]) -> None:
+    def __init__(
+        self, locales: Mapping[str, LocaleContent], neutral: Mapping[str, LocaleContent] | None = None
+    ) -> None:
         if DEFAULT_LOCALE not in locales:
             raise ContentError(f"content has no {DEFAULT_LOCALE} locale")
         self._locales = MappingProxyType(dict(locales))
+        self._neutral = MappingProxyType(dict(neutral or {}))
 
     @classmethod
     def load(cls, root: Path | None = None, seed: int | None = None) -> ContentLibrary:
@@ -170,25 +197,110 @@ class ContentLibrary:
         if not root.is_dir():
             raise ContentError(f"content folder {root} does not exist")
         rng = random.Random(seed)
-        locales = {}
+        raw: dict[str, tuple[dict[str, Message], dict[str, Any]]] = {}
+        neutral_lines: dict[str, dict[str, Any]] = {}
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            if not _LOCALE_PATTERN.match(folder.name):
-                raise ContentError(f"{folder}: folder name is not a locale like en-US")
-            messages, data = load_locale_folder(folder)
-            locales[folder.name] = LocaleContent(folder.name, messages, data, rng)
-        return cls(locales)
+            if _LANGUAGE_PATTERN.match(folder.name):
+                neutral_lines[folder.name] = _neutral_helplines(folder)
+            elif _LOCALE_PATTERN.match(folder.name):
+                raw[folder.name] = load_locale_folder(folder)
+            else:
+                raise ContentError(f"{folder}: folder name is not a locale like en-US or a language like en")
+        locales = {}
+        for name in raw:
+            messages, data = layered(name, raw)
+            locales[name] = LocaleContent(name, _filled(name, messages, data), data, rng)
+        neutral = {}
+        for language, lines in neutral_lines.items():
+            base = BASE_LOCALES.get(language)
+            if base not in raw:
+                raise ContentError(f"{root / language}: neutral help lines for a language without base content")
+            messages, data = layered(base, raw)
+            data = {**{k: v for k, v in data.items() if not k.startswith(HELPLINE_PREFIX)}, **lines}
+            where = f"{base} with the neutral help lines of {language}/"
+            neutral[language] = LocaleContent(base, _filled(where, messages, data), data, rng, helplines=NEUTRAL)
+        return cls(locales, neutral)
+
+    def locales(self) -> tuple[str, ...]:
+        return tuple(sorted(self._locales))
 
     def locale(self, locale: str | None) -> LocaleContent:
-        if locale is not None and locale in self._locales:
+        if not locale:
+            return self._locales[DEFAULT_LOCALE]
+        if locale in self._locales:
             return self._locales[locale]
-        if locale:
-            language = locale.split("-")[0].lower()
-            if DEFAULT_LOCALE.split("-")[0] == language:
-                return self._locales[DEFAULT_LOCALE]
-            for name in sorted(self._locales):
-                if name.split("-")[0] == language:
-                    return self._locales[name]
-        return self._locales[DEFAULT_LOCALE]
+        language = locale.split("-")[0].lower()
+        if language in self._neutral:
+            return self._neutral[language]
+        base = BASE_LOCALES.get(language)
+        if (
+            base is not None and base in self._locales
+        ):  # only content without neutral help lines (test fixtures) gets here
+            return self._locales[base]
+        english = DEFAULT_LOCALE.split("-")[0]
+        return self._neutral.get(english, self._locales[DEFAULT_LOCALE])
+
+
+def layered(
+    locale: str, raw: Mapping[str, tuple[dict[str, Message], dict[str, Any]]]
+) -> tuple[dict[str, Message], dict[str, Any]]:
+    """A locale's messages and data over its language's base: own entries win, inherited messages get the
+    locale's `words`, help lines are never inherited."""
+    messages, data = raw[locale]
+    base = BASE_LOCALES.get(locale.split("-")[0])
+    if base is None or base == locale or base not in raw:
+        return dict(messages), dict(data)
+    base_messages, base_data = raw[base]
+    words = data.get(WORDS_KEY, {})
+    merged = {key: _reworded(message, words) for key, message in base_messages.items() if key not in messages}
+    merged.update(messages)
+    inherited = {k: v for k, v in base_data.items() if not k.startswith(HELPLINE_PREFIX) and k != WORDS_KEY}
+    return merged, {**inherited, **data}
+
+
+def _reworded(message: Message, words: Mapping[str, str]) -> Message:
+    if not words:
+        return message
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b", re.I)
+
+    def local(match: re.Match[str]) -> str:
+        found = match.group(0)
+        replacement = words.get(found) or words.get(found.lower()) or found
+        return replacement[0].upper() + replacement[1:] if found[0].isupper() else replacement
+
+    forms = {
+        form: tuple(pattern.sub(local, variant) for variant in variants) for form, variants in message.forms.items()
+    }
+    return Message(id=message.id, source=message.source, forms=MappingProxyType(forms))
+
+
+def _filled(where: str, messages: Mapping[str, Message], data: Mapping[str, Any]) -> dict[str, Message]:
+    """Every `{helpline.x}` replaced by the locale's help line; a reference it does not define is an error."""
+    filled = {}
+    for key, message in messages.items():
+        forms = {}
+        for form, variants in message.forms.items():
+            texts = []
+            for variant in variants:
+                missing = [name for name in _HELPLINE_REFERENCE.findall(variant) if name not in data]
+                if missing:
+                    raise ContentError(f"{where}: {key} ({form}) uses {', '.join(missing)}, which it does not define")
+                text = _HELPLINE_REFERENCE.sub(lambda m: str(data[m.group(1)]), variant)
+                problems = ssml_problems(text)
+                if problems:
+                    raise ContentError(f"{where}: {key} ({form}): {'; '.join(problems)}: {text!r}")
+                texts.append(text)
+            forms[form] = tuple(texts)
+        filled[key] = Message(id=message.id, source=message.source, forms=MappingProxyType(forms))
+    return filled
+
+
+def _neutral_helplines(folder: Path) -> dict[str, Any]:
+    messages, data = load_locale_folder(folder)
+    extra = sorted(set(messages) | {k for k in data if not k.startswith(HELPLINE_PREFIX)})
+    if extra:
+        raise ContentError(f"{folder}: a language folder holds only neutral helpline.* entries, not {extra}")
+    return data
 
 
 def load_locale_folder(folder: Path) -> tuple[dict[str, Message], dict[str, Any]]:
@@ -211,7 +323,7 @@ def load_locale_folder(folder: Path) -> tuple[dict[str, Message], dict[str, Any]
             if not isinstance(entry, dict):
                 raise ContentError(f"{folder.name}/{where}: must be a mapping with source and text")
             if "data" in entry:
-                data[str(key)] = _validated_data(entry, f"{folder.name}/{where}")
+                data[str(key)] = _validated_data(str(key), entry, f"{folder.name}/{where}")
             else:
                 messages[str(key)] = _validated_message(str(key), entry, f"{folder.name}/{where}")
     return messages, data
@@ -242,18 +354,29 @@ def _validated_variants(raw: Any, where: str) -> tuple[str, ...]:
         if not isinstance(variant, str) or not variant.strip():
             raise ContentError(f"{where} variant {index + 1}: must be a non-empty string")
         problems = ssml_problems(variant)
+        if _TELEPHONE.search(variant) or _NUMBER.search(plain_text(variant)):
+            problems.append("numbers belong in helpline.* entries, referenced as {helpline.name}")
         if problems:
             raise ContentError(f"{where} variant {index + 1}: {'; '.join(problems)}: {variant!r}")
         cleaned.append(" ".join(variant.split()))
     return tuple(cleaned)
 
 
-def _validated_data(entry: Mapping[str, Any], where: str) -> Any:
+def _validated_data(key: str, entry: Mapping[str, Any], where: str) -> Any:
     unknown = set(entry) - DATA_KEYS
     if unknown:
         raise ContentError(f"{where}: unknown keys {sorted(unknown)} in a data entry (allowed: source, data)")
     if not isinstance(entry.get("source"), str) or not entry["source"].strip():
         raise ContentError(f"{where}: every entry needs a non-empty `source`")
+    if key.startswith(HELPLINE_PREFIX):
+        line = entry["data"]
+        if not isinstance(line, str) or not line.strip() or ssml_problems(line):
+            raise ContentError(f"{where}: a help line is one SSML fragment: {'; '.join(ssml_problems(str(line)))}")
+        return " ".join(line.split())
+    if key == WORDS_KEY and not (
+        isinstance(entry["data"], dict) and all(isinstance(v, str) for v in entry["data"].values())
+    ):
+        raise ContentError(f"{where}: `words` maps each base phrase to the locale's phrase")
     return _frozen(entry["data"])
 
 

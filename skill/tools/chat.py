@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from skill.config import Config
+from skill.config import DEFAULT_LOCALE, Config
 from skill.storage.keys import Activity
 from skill.tools.simulator import (
+    LOCALE_PATTERN,
     USER_KEY_PATTERN,
     DeviceIdentity,
     MediaLocator,
@@ -257,11 +258,12 @@ def run_chat(args: argparse.Namespace) -> int:
             application_id=application_id_for(config),
             user_key=args.user or new_user_key(),
             audio_player=not args.speaker_only,
+            locale=args.locale,
         ),
         invoke=service.invoke,
-        resolver=load_resolver(service.deps),
+        resolver=load_resolver(service.deps, args.locale),
         media=MediaLocator.for_config(config),
-        invocation_name=invocation_name(service.deps),
+        invocation_name=invocation_name(service.deps, args.locale),
     )
 
     def duration_of(token: str | None) -> float | None:
@@ -286,6 +288,12 @@ def run_chat(args: argparse.Namespace) -> int:
                 return 0
 
 
+def request_locale(value: str) -> str:
+    if not LOCALE_PATTERN.match(value):
+        raise argparse.ArgumentTypeError("must be a locale like en-GB or es-US")
+    return value
+
+
 def user_key(value: str) -> str:
     if not USER_KEY_PATTERN.match(value):
         raise argparse.ArgumentTypeError("must be 8–64 letters, digits, '-' or '_'")
@@ -297,4 +305,10 @@ def add_chat_parser(subparsers: argparse._SubParsersAction) -> None:
     chat.add_argument("--json", action="store_true", help="print each reply as one JSON object (toggle: :json)")
     chat.add_argument("--speaker-only", action="store_true", help="simulate a device without AudioPlayer")
     chat.add_argument("--user", metavar="KEY", type=user_key, help="a fixed simulated user, remembered between chats")
+    chat.add_argument(
+        "--locale",
+        type=request_locale,
+        default=DEFAULT_LOCALE,
+        help="request locale, e.g. en-GB, es-US (default en-US)",
+    )
     chat.set_defaults(run=run_chat)

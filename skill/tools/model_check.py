@@ -81,9 +81,11 @@ AUDIO_PLAYER_BUILT_INS = (
     "AMAZON.StartOverIntent",
 )
 FALLBACK_SENSITIVITIES = ("LOW", "MEDIUM", "HIGH")
-_INVOCATION_CHARS = re.compile(r"^[a-z .']+$")
-_SAMPLE_CHARS = re.compile(r"^[A-Za-z .'\-{}]+$")
+# Letters of any alphabet the locales use (Spanish á, é, ñ ...), no digits or other punctuation.
+_INVOCATION_CHARS = re.compile(r"^(?:[^\W\d_]|[ .'])+$")
+_SAMPLE_CHARS = re.compile(r"^(?:[^\W\d_]|[ .'\-{}])+$")
 _SLOT_REFERENCE = re.compile(r"\{([^{}]*)\}")
+LOCALE_FILE = re.compile(r"[a-z]{2}-[A-Z]{2}")
 _SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*$")
 
 
@@ -108,7 +110,7 @@ def invocation_name_problems(name: Any) -> list[str]:
     words = name.split()
     if name != name.strip() or "  " in name:
         problems.append(f"invocation name {name!r} has stray spaces")
-    if not _INVOCATION_CHARS.match(name):
+    if not _INVOCATION_CHARS.match(name) or name != name.lower():
         problems.append(f"invocation name {name!r} may only use lowercase letters, spaces, periods, apostrophes")
     if len(words) < 2:
         problems.append(f"invocation name {name!r} must have at least two words")
@@ -390,16 +392,23 @@ def check_model(path: Path, *, with_code: bool = True, with_grammar: bool = True
 
 
 def run_model_check(args: argparse.Namespace) -> int:
-    report = check_model(args.model, with_code=not args.model_only)
+    if args.all:
+        paths = sorted(path for path in DEFAULT_MODEL_DIR.glob("*.json") if LOCALE_FILE.fullmatch(path.stem))
+        return max((check_one(path, args.model_only) for path in paths), default=1)
+    return check_one(args.model, args.model_only)
+
+
+def check_one(path: Path, model_only: bool) -> int:
+    report = check_model(path, with_code=not model_only)
     for note in report.notes:
         print(f"note: {note}")
     if not report.ok:
-        print(f"{args.model}: {len(report.problems)} problem(s):")
+        print(f"{path}: {len(report.problems)} problem(s):")
         for problem in report.problems:
             print(f"  - {problem}")
         return 1
     summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in report.summary.items())
-    print(f"{args.model}: OK ({summary})")
+    print(f"{path}: OK ({summary})")
     return 0
 
 
@@ -413,5 +422,6 @@ def add_model_parser(subparsers: argparse._SubParsersAction) -> None:
         "--model", type=Path, default=DEFAULT_MODEL_DIR / "en-US.json", help="model file (default: en-US)"
     )
     check.add_argument("--model-only", action="store_true", help="skip the code check (no skill is built)")
+    check.add_argument("--all", action="store_true", help="check every locale's model (<locale>.json) in the folder")
     check.set_defaults(run=run_model_check)
     add_build_parser(model_commands)

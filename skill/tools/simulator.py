@@ -17,7 +17,6 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -63,6 +62,13 @@ OPENING_WORDS = frozenset({"launch", "open"})
 WAKE_WORD = "alexa"
 LAUNCH_REQUEST = "LaunchRequest"  # what the resolver answers for "open let down helper"
 USER_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+LOCALE_PATTERN = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
+# The locale picker: the six the skill is written for, and two that show the fallback (neutral help lines).
+PICKER_LOCALES = (
+    ("en-US", "English (US)"), ("en-GB", "English (UK)"), ("en-CA", "English (Canada)"),
+    ("en-AU", "English (Australia)"), ("en-IN", "English (India)"), ("es-US", "Español (EE. UU.)"),
+    ("en-NZ", "English (New Zealand): fallback"), ("es-MX", "Español (México): fallback"),
+)  # fmt: skip
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 _NOT_WORDS = re.compile(r"[^a-z0-9' ]+")
 
@@ -532,28 +538,29 @@ def load_resolver(deps: SkillDeps, locale: str = DEFAULT_LOCALE) -> UtteranceRes
 
 
 class Simulator:
-    """What the simulator routes share for one app: the resolver (loaded once, on first use) and ids."""
+    """What the simulator routes share for one app: a resolver per locale (loaded on first use) and ids."""
 
     def __init__(self, deps: SkillDeps) -> None:
         self.deps = deps
         self.application_id = application_id_for(deps.config)
         self.media = MediaLocator.for_config(deps.config)
+        self._resolvers: dict[str, UtteranceResolver] = {}  # a cache of what load_resolver builds
 
-    @cached_property
-    def resolver(self) -> UtteranceResolver:
-        return load_resolver(self.deps)
+    def resolver(self, locale: str = DEFAULT_LOCALE) -> UtteranceResolver:
+        if locale not in self._resolvers:
+            self._resolvers[locale] = load_resolver(self.deps, locale)
+        return self._resolvers[locale]
 
-    @cached_property
-    def invocation_name(self) -> str:
-        return invocation_name(self.deps)
+    def invocation_name(self, locale: str = DEFAULT_LOCALE) -> str:
+        return invocation_name(self.deps, locale)
 
     def device(self, invoke: Invoke, identity: DeviceIdentity, **state: Any) -> SimulatedDevice:
         return SimulatedDevice(
             identity=identity,
             invoke=invoke,
-            resolver=self.resolver,
+            resolver=self.resolver(identity.locale),
             media=self.media,
-            invocation_name=self.invocation_name,
+            invocation_name=self.invocation_name(identity.locale),
             **state,
         )
 
@@ -580,10 +587,15 @@ def parse_identity(body: Mapping[str, Any], application_id: str) -> DeviceIdenti
     audio_player = device.get("audio_player", True)
     if not isinstance(audio_player, bool):
         raise SimulatorInputError("device.audio_player must be true or false")
+    locale = device.get("locale", DEFAULT_LOCALE)
+    if not isinstance(locale, str) or not LOCALE_PATTERN.match(locale):
+        raise SimulatorInputError("device.locale must be a locale like en-GB")
     apl = device.get("apl", False)
     if not isinstance(apl, bool):
         raise SimulatorInputError("device.apl must be true or false")
-    return DeviceIdentity(application_id=application_id, user_key=user_key, audio_player=audio_player, apl=apl)
+    return DeviceIdentity(
+        application_id=application_id, user_key=user_key, audio_player=audio_player, apl=apl, locale=locale
+    )
 
 
 def parse_offset(value: Any, what: str) -> int:
@@ -700,7 +712,9 @@ def create_simulator_blueprint(deps: SkillDeps) -> Blueprint:
     def page() -> Response:
         html = render_template(
             "simulator.html",
-            invocation_name=simulator.invocation_name,
+            invocation_name=simulator.invocation_name(),
+            invocation_names={locale: simulator.invocation_name(locale) for locale, _label in PICKER_LOCALES},
+            locales=PICKER_LOCALES,
             max_text_chars=MAX_TEXT_CHARS,
         )
         return Response(html, mimetype="text/html", headers=PAGE_SECURITY_HEADERS)

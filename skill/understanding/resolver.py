@@ -59,6 +59,8 @@ LOOSE_SLOT_SCORE = 0.8
 LOOSE_MIN_LITERAL_WORDS = 2
 # Besides the one-word launch verbs ("ask", "open"…): "talk to let down helper".
 LAUNCH_PHRASES = ("open up", "talk to", "speak to")
+# Spanish puts "a" between the verb and the name: "pide a ayuda de bajada de leche un consejo".
+LAUNCH_CONNECTORS = ("a",)
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
@@ -260,7 +262,11 @@ class Resolver:
         name = r"[\W_]*".join(re.escape(word) for word in words)
         launch = "|".join(sorted({*LAUNCH_WORDS, *LAUNCH_PHRASES}, key=len, reverse=True))
         link = "|".join(LINK_WORDS)
-        return re.compile(rf"^[\W_]*(?:alexa\b[\W_]*)?(?:(?:{launch})\b[\W_]*)?{name}\b[\W_]*(?:(?:{link})\b)?", re.I)
+        connector = "|".join(LAUNCH_CONNECTORS)
+        return re.compile(
+            rf"^[\W_]*(?:alexa\b[\W_]*)?(?:(?:{launch})\b[\W_]*(?:(?:{connector})\b[\W_]*)?)?{name}\b[\W_]*(?:(?:{link})\b)?",
+            re.I,
+        )
 
     def _strip_invocation(self, utterance: str) -> str | None:
         """Drop "alexa" and "ask <invocation name> to"; None means the utterance only opens the skill.

@@ -94,3 +94,22 @@ def test_negation_cues_are_words_not_yaml_booleans() -> None:
     assert all(isinstance(cue, str) for cue in cues)
     assert LEXICON.route(["no fever, just tired"]) is None
     assert LEXICON.route(["a fever, just tired"]) == "physical"
+
+
+SPANISH_CASES = yaml.safe_load((Path(__file__).parent / "safety_cases_es_us.yaml").read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", SPANISH_CASES, ids=[case["text"] for case in SPANISH_CASES])
+def test_spanish_lexicon_routes_each_case(case: dict[str, Any]) -> None:
+    lexicon = SafetyLexicon.from_content(ContentLibrary.load().locale("es-US"))
+    assert lexicon.route([case["text"]]) == expected(case)
+
+
+def test_english_locales_inherit_the_us_lexicon_and_spanish_has_its_own() -> None:
+    library = ContentLibrary.load()
+    spanish = SafetyLexicon.from_content(library.locale("es-US"))
+    assert {entry.route for entry in spanish.entries} == set(ROUTE_PRECEDENCE)
+    assert all(entry.source for entry in spanish.entries) and spanish.watch
+    assert spanish.route(["I want to die"]) is None  # English words are not Spanish ones
+    for locale in ("en-GB", "en-CA", "en-AU", "en-IN", "en-NZ"):
+        assert SafetyLexicon.from_content(library.locale(locale)).route(["I want to die"]) == "crisis", locale

@@ -13,6 +13,7 @@
   const DUCKED_VOLUME = 0.3; // the stream's volume while Alexa speaks over it
   const USER_KEY = "letdown-simulator-user";
   const MUTE_KEY = "letdown-simulator-muted";
+  const LOCALE_KEY = "letdown-simulator-locale";
 
   const $ = (selector) => document.querySelector(selector);
   const els = {
@@ -30,6 +31,7 @@
     voiceNote: $("#voice-note"),
     timeouts: $("#timeouts"),
     forget: $("#forget"),
+    locale: $("#locale"),
   };
 
   const state = {
@@ -98,8 +100,19 @@
     return { token: state.current.token, offset_ms: offsetMs(), activity: state.activity };
   }
 
+  function currentLocale() {
+    return els.locale && els.locale.value ? els.locale.value : "en-US";
+  }
+
+  function showLocaleChips() {
+    const language = currentLocale().split("-")[0];
+    document.querySelectorAll(".chip[data-lang]").forEach((chip) => {
+      chip.hidden = chip.dataset.lang !== language;
+    });
+  }
+
   function device() {
-    return { user_id: state.userKey, audio_player: hasAudioPlayer(), apl: hasScreen(), player: playerContext() };
+    return { user_id: state.userKey, audio_player: hasAudioPlayer(), apl: hasScreen(), player: playerContext(), locale: currentLocale() };
   }
 
   // One request at a time, in order: a PlaybackStopped must reach the skill before the next "resume".
@@ -273,7 +286,7 @@
     if (muted() || !text) return Promise.resolve();
     return new Promise((resolve) => {
       const utterance = new SpeechSynthesisUtterance(text);
-      utterance.lang = "en-US";
+      utterance.lang = currentLocale();
       utterance.rate = 0.95;
       let started = false;
       let finished = false;
@@ -366,7 +379,7 @@
         type,
         token,
         offset_ms: offset,
-        device: { user_id: state.userKey, audio_player: true, apl: hasScreen(), player },
+        device: { user_id: state.userKey, audio_player: true, apl: hasScreen(), player, locale: currentLocale() },
         ...extra,
       })
     )
@@ -625,7 +638,7 @@
         return;
       }
       recognition = new Recognition();
-      recognition.lang = "en-US";
+      recognition.lang = currentLocale();
       recognition.interimResults = true;
       recognition.maxAlternatives = 1;
       els.mic.setAttribute("aria-pressed", "true");
@@ -648,6 +661,7 @@
         els.mic.setAttribute("aria-pressed", "false");
       };
       try {
+        recognition.lang = currentLocale();
         recognition.start();
       } catch (error) {
         addNote(`Speech recognition is not available (${error.message}).`);
@@ -697,6 +711,18 @@
       const kinds = { "echo-show": "Now an Echo Show, with a screen.", "audio-player": "Now an Echo with AudioPlayer." };
       resetDevice(kinds[radio.value] || "Now a speaker without AudioPlayer.");
     });
+  });
+
+  const savedLocale = storageGet(LOCALE_KEY);
+  if (savedLocale && [...els.locale.options].some((option) => option.value === savedLocale)) {
+    els.locale.value = savedLocale;
+  }
+  showLocaleChips();
+  els.locale.addEventListener("change", () => {
+    storageSet(LOCALE_KEY, currentLocale());
+    showLocaleChips();
+    const name = els.locale.selectedOptions[0].dataset.invocation;
+    resetDevice(`Now a device set to ${currentLocale()}. Try "open ${name}".`);
   });
 
   els.mute.checked = storageGet(MUTE_KEY) === "1";
