@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -111,17 +110,18 @@ def test_cold_build_writes_alexa_ready_tracks_and_a_manifest(cold_build: tuple[B
     assert manifest["tiny-loop"]["loop"] is True and manifest["tiny-loop"]["engine"] is None
 
 
-def test_warm_rebuild_is_much_faster_and_gives_identical_bytes(
+def test_warm_rebuild_takes_its_voice_from_the_cache_and_gives_identical_bytes(
     cold_build: tuple[BuildOptions, BuildReport], tmp_path: Path
 ) -> None:
+    """The cache saves the synthesis, the one costly stage it can save (mixing and encoding always run).
+
+    Only that stage is timed: whole-build wall times swing with the load of a shared machine."""
     options, cold = cold_build
     warm_options = options_like(options, out_dir=tmp_path / "out-warm", force=True)
-    started = time.perf_counter()
     warm = build(warm_options)
-    warm_s = time.perf_counter() - started
 
     assert warm.speech.synthesized == 0 and warm.speech.cached == 2
-    assert warm_s < cold.total_s / 2, f"warm {warm_s:.2f}s vs cold {cold.total_s:.2f}s"
+    assert warm.speech_s < cold.speech_s / 5, f"warm voice {warm.speech_s:.3f}s vs cold {cold.speech_s:.3f}s"
     for name in ("tiny-breath.mp3", "tiny-loop.mp3", "manifest.json"):
         assert (warm_options.out_dir / name).read_bytes() == (options.out_dir / name).read_bytes()
 

@@ -66,6 +66,7 @@ class BuildReport:
     up_to_date: list[str] = field(default_factory=list)
     speech: SynthesisStats = field(default_factory=SynthesisStats)
     audio_s: float = 0.0
+    speech_s: float = 0.0  # wall time spent getting the voice cues, from the cache or the engine
     encode_s: float = 0.0
     total_s: float = 0.0
     attempts: dict[str, int] = field(default_factory=dict)  # encodes needed per track
@@ -100,7 +101,9 @@ def build(options: BuildOptions, engine: TtsEngine | None = None) -> BuildReport
     show = sys.stderr.isatty() if options.progress is None else options.progress
     texts = [text for track in tracks for text in track.texts]
     with tqdm(total=len(set(texts)), desc="voice cues", unit="cue", disable=not show, file=sys.stderr) as bar:
+        speech_started = time.perf_counter()
         speech, report.speech = cache.speech_for(texts, bar.update)
+        report.speech_s = time.perf_counter() - speech_started
 
     options.out_dir.mkdir(parents=True, exist_ok=True)
     with tqdm(total=len(tracks), desc="tracks", unit="track", disable=not show, file=sys.stderr) as bar:
