@@ -17,6 +17,7 @@ hassil is used because its syntax is exactly this one and its sampler is a maint
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,5 +310,7 @@ def _siblings(intent: IntentGrammar, raw: Any, source: str) -> Iterable[IntentGr
 
 
 def sibling_name(words: str) -> str:
-    """ "what's" → "Whats", "is it normal" → "IsItNormal": letters only, as Alexa's intent names must be."""
-    return "".join(word[:1].upper() + word[1:] for word in re.sub(r"[^A-Za-z ]", "", words).split())
+    """ "what's" → "Whats", "is it normal" → "IsItNormal", "por qué" → "PorQue": ASCII letters only, as Alexa's
+    intent names must be."""
+    ascii_words = unicodedata.normalize("NFKD", words).encode("ascii", "ignore").decode()
+    return "".join(word[:1].upper() + word[1:] for word in re.sub(r"[^A-Za-z ]", "", ascii_words).split())
