@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -209,7 +209,10 @@ class Resolver:
         content: LocaleContent | None = None,
         phrase_lists: Iterable[Iterable[str]] = (),
         accept_score: float = ACCEPT_SCORE,
+        build_memo: MutableMapping[str, str] | None = None,
     ) -> None:
+        """`build_memo`: normal forms of sample texts, shared by the resolvers one catalog builds (the English
+        locales share most samples); used while building only, never for what users say."""
         self.model = model
         self.accept_score = accept_score
         self.content = content
@@ -219,7 +222,7 @@ class Resolver:
         self._values = self._slot_values()
         self._templates = tuple(self._compile_templates())
         self._invocation = self._invocation_pattern()
-        self._index = self._fuzzy_index()
+        self._index = self._fuzzy_index({} if build_memo is None else build_memo)
         self._frames = MappingProxyType(dict(self._free_text_frames()))
 
     @classmethod
@@ -412,7 +415,7 @@ class Resolver:
 
     # --- fuzzy matching --------------------------------------------------------------------------
 
-    def _fuzzy_targets(self) -> Iterable[tuple[str, str]]:
+    def _fuzzy_targets(self, memo: MutableMapping[str, str]) -> Iterable[tuple[str, str]]:
         for intent in self.model.intents.values():
             if (
                 intent.name == FALLBACK_INTENT
@@ -421,17 +424,17 @@ class Resolver:
             ):
                 continue
             for sample in (*intent.samples, *BUILT_IN_PHRASES.get(intent.name, ())):
-                yield intent.name, self._sample_key(intent, sample)
+                yield intent.name, self._sample_key(intent, sample, memo)
 
-    def _sample_key(self, intent: IntentDef, sample: str) -> str:
+    def _sample_key(self, intent: IntentDef, sample: str, memo: MutableMapping[str, str]) -> str:
         def placeholder(match: re.Match[str]) -> str:
             return f" {slot_placeholder(intent.slots.get(match.group(1), ''))} "
 
-        return self.normaliser.key(re.sub(r"\{(\w+)\}", placeholder, sample))
+        return self.normaliser.key(re.sub(r"\{(\w+)\}", placeholder, sample), memo)
 
-    def _fuzzy_index(self) -> _FuzzyIndex:
+    def _fuzzy_index(self, memo: MutableMapping[str, str]) -> _FuzzyIndex:
         seen: dict[str, str] = {}
-        for intent, key in self._fuzzy_targets():
+        for intent, key in self._fuzzy_targets(memo):
             if key and key not in seen:
                 seen[key] = intent
         finders = []
