@@ -34,7 +34,8 @@ from types import MappingProxyType
 from skill.conversation.safety import ROUTE_INTENTS, SAFETY_INTENTS
 from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, LAUNCH_WORDS, IntentDef, InteractionModel
 from skill.speech.content import LocaleContent
-from skill.text import NUMBER_VALUES, spoken_form
+from skill.text import spoken_form
+from skill.understanding.durations import DURATION_WORDS, duration_words
 from skill.understanding.matcher import SampleMatcher
 from skill.understanding.normalise import FILLERS, Normaliser
 from skill.understanding.safety import SafetyLexicon
@@ -98,46 +99,12 @@ BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )  # fmt: skip
 
-_UNIT_SECONDS = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60,
-                 "mins": 60, "hour": 3600, "hours": 3600}  # fmt: skip
-_NUMBER_WORD = "(?:" + "|".join(sorted(NUMBER_VALUES, key=len, reverse=True)) + ")"
-_NUMBER = rf"(?:\d+|{_NUMBER_WORD}(?: {_NUMBER_WORD})?)"  # digits: numbers too long to spell out
-_UNIT = "(?:" + "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)) + ")"
-DURATION_PATTERN = (
-    rf"(?:{_NUMBER} {_UNIT}(?: and a half)?|half (?:a|an) (?:minute|hour)|a (?:minute|hour) and a half"
-    rf"|a couple of {_UNIT}|a few {_UNIT})"
-)
+DURATION_PATTERN = DURATION_WORDS["en"].pattern
 
 
 def spoken_duration_iso(spoken: str) -> str | None:
-    """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
-    text = spoken_form(spoken)
-    if not re.fullmatch(DURATION_PATTERN, text):
-        return None
-    if text.startswith("half a"):
-        seconds = _UNIT_SECONDS[text.split()[-1]] // 2
-    else:
-        words = text.split()
-        half = text.endswith("and a half")
-        if half:
-            words = words[:-3]
-        unit = _UNIT_SECONDS[words[-1]]
-        amount_words = words[:-1]
-        if amount_words[:2] == ["a", "couple"]:
-            amount = 2
-        elif amount_words[:2] == ["a", "few"]:
-            amount = 3
-        else:
-            amount = sum(int(word) if word.isdigit() else NUMBER_VALUES[word] for word in amount_words)
-        seconds = amount * unit + (unit // 2 if half else 0)
-    return iso_duration(seconds)
-
-
-def iso_duration(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
-    return "PT" + (parts or "0S")
+    """An English spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
+    return DURATION_WORDS["en"].iso(spoken)
 
 
 @dataclass(frozen=True)
@@ -218,6 +185,7 @@ class Resolver:
         self.content = content
         self.safety = SafetyLexicon.from_content(content) if content is not None else SafetyLexicon((), (), None)
         self.normaliser = Normaliser(phrase_lists)
+        self.durations = duration_words(content.locale if content is not None else None)
         self._phrases = self._compile_phrases()
         self._values = self._slot_values()
         self._templates = tuple(self._compile_templates())
@@ -374,7 +342,7 @@ class Resolver:
     def _valid_value(self, intent: str, slot_name: str, spoken: str) -> bool:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return spoken_duration_iso(spoken) is not None
+            return self.durations.iso(spoken) is not None
         values = self._values.get(slot_type)
         return values is None or not values or spoken in values
 
@@ -407,7 +375,7 @@ class Resolver:
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return {"value": spoken_duration_iso(spoken), "id": None}
+            return {"value": self.durations.iso(spoken), "id": None}
         return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
 
     def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:
@@ -441,7 +409,7 @@ class Resolver:
         slot_types = {t for intent in self.model.intents.values() for t in intent.slots.values()}
         for slot_type in sorted(slot_types):
             if slot_type == DURATION_TYPE:
-                pattern = DURATION_PATTERN
+                pattern = self.durations.pattern
             else:
                 values = self.model.types.get(slot_type, ())
                 phrases = {self.normaliser.canonical(phrase) for value in values for phrase in value.phrases()}
