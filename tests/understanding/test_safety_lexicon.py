@@ -9,12 +9,18 @@ import pytest
 import yaml
 
 from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
+from skill.interaction_model import InteractionModel
 from skill.speech.content import ContentLibrary
+from skill.understanding.resolver import FREE_TEXT_SLOT, is_free_text_intent
 from skill.understanding.safety import LEXICON_KEY, LexiconError, SafetyLexicon, decide
 
 CASES = yaml.safe_load((Path(__file__).parent / "safety_cases.yaml").read_text(encoding="utf-8"))["cases"]
 CONTENT = ContentLibrary.load().locale("en-US")
 LEXICON = SafetyLexicon.from_content(CONTENT)
+MODEL_DIR = Path(__file__).resolve().parents[2] / "interaction_model"
+# Carriers that end in a negation ("I can't {query}") leave a query that says the opposite of the sentence
+# ("I can't go on" → "go on"); no lexicon can read those, so they are left out here (reported to the lead).
+NEGATING_CARRIER_ENDINGS = ("can't", "cannot", "don't", "won't", "not", "never")
 
 
 def expected(case: dict[str, Any]) -> str | None:
@@ -24,6 +30,44 @@ def expected(case: dict[str, Any]) -> str | None:
 @pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
 def test_lexicon_routes_each_case(case: dict[str, Any]) -> None:
     assert LEXICON.route([case["text"]]) == expected(case)
+
+
+def free_text_carriers(locale: str) -> tuple[str, ...]:
+    """The carrier phrases of the model's free-text intents ("my baby {query}" → "my baby"), lower case."""
+    model = InteractionModel.load(MODEL_DIR / f"{locale}.json")
+    slot = "{" + FREE_TEXT_SLOT + "}"
+    carriers = {
+        sample[: -len(slot)].strip().lower()
+        for intent in model.intents.values()
+        if is_free_text_intent(intent.name)
+        for sample in intent.samples
+        if sample.endswith(slot)
+    }
+    return tuple(sorted(c for c in carriers if c and not c.endswith(NEGATING_CARRIER_ENDINGS)))
+
+
+def carrier_cut_queries(text: str, carriers: tuple[str, ...]) -> list[str]:
+    """What the free-text stage hears of a sentence: the rest after each carrier that starts it."""
+    spoken = text.lower().replace("\u2019", "'")
+    return [spoken[len(carrier) :].strip() for carrier in carriers if spoken.startswith(carrier + " ")]
+
+
+EN_CARRIERS = free_text_carriers("en-US")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
+def test_lexicon_hears_each_case_without_its_carrier(case: dict[str, Any]) -> None:
+    """A device sends only {query}: a safety case must still be caught, ordinary talk must still raise no alarm."""
+    for query in carrier_cut_queries(case["text"], EN_CARRIERS):
+        route = LEXICON.route([query])
+        assert (route is None) == (expected(case) is None), (query, route)
+
+
+def test_carriers_are_read_from_the_model() -> None:
+    assert {"my baby", "i feel", "the baby"} <= set(EN_CARRIERS)
+    assert "i can't" not in EN_CARRIERS
+    queries = carrier_cut_queries("My baby won't wake up to eat", EN_CARRIERS)
+    assert queries == ["baby won't wake up to eat", "won't wake up to eat"]
 
 
 def test_cases_cover_every_route_and_ordinary_talk() -> None:
@@ -82,11 +126,30 @@ def test_watch_words_look_sensitive_but_do_not_route() -> None:
         ({"routes": {"crisis": [{"phrases": ["x"], "pattern": "x", "source": "s"}]}}, "exactly one"),
         ({"routes": {"panic": [{"phrases": ["x"], "source": "s"}]}}, "unknown safety routes"),
         ({"routes": {"crisis": ["x"]}}, "mapping"),
+        ({"families": {"fever": []}, "routes": {}}, "family fever"),
+        ({"families": {"Fever": ["x"]}, "routes": {}}, "lower-case"),
+        ({"routes": {"crisis": [{"pattern": "{nope}", "source": "s"}]}}, "unknown family"),
+        ({"families": {"b": "{a}", "a": ["x"]}, "routes": {}}, "unknown family"),
     ],
 )
 def test_malformed_lexicon_is_rejected_with_a_reason(data: dict[str, Any], problem: str) -> None:
     with pytest.raises(LexiconError, match=problem):
         SafetyLexicon.from_data(data)
+
+
+def test_families_name_word_groups_in_rules_and_may_build_on_earlier_ones() -> None:
+    lexicon = SafetyLexicon.from_data(
+        {
+            "families": {"sign": ["fever", "chills"], "breast": ["breast", "boob"], "sign_or_lump": "{sign}|lump"},
+            "routes": {
+                "physical": [{"pattern": r"\b{sign_or_lump}\b", "requires": [r"\b{breast}\b"], "source": "s"}]
+            },
+        }
+    )
+    assert lexicon.route(["chills and a sore boob"]) == "physical"
+    assert lexicon.route(["a lump in my breast"]) == "physical"
+    assert lexicon.route(["chills"]) is None  # the co-occurrence is required
+    assert lexicon.route(["a quantifier {0,3} is not a family"]) is None
 
 
 def test_negation_cues_are_words_not_yaml_booleans() -> None:
