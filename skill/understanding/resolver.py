@@ -174,6 +174,16 @@ def is_free_text_intent(name: str | None) -> bool:
     return bool(name) and name.startswith(FREE_TEXT_PREFIX) and name.endswith("Intent")  # type: ignore[union-attr]
 
 
+def shared_start(word_lists: list[list[str]]) -> list[str]:
+    """The words every list starts with."""
+    shared = []
+    for column in zip(*word_lists, strict=False):
+        if len(set(column)) != 1:
+            break
+        shared.append(column[0])
+    return shared
+
+
 def slot_placeholder(slot_type: str) -> str:
     return "zz" + re.sub(r"[^a-z]", "", slot_type.lower())
 
@@ -200,12 +210,30 @@ class Resolver:
         self._templates = tuple(self._compile_templates())
         self._invocation = self._invocation_pattern()
         self._index = self._fuzzy_index()
+        self._frames = MappingProxyType(dict(self._free_text_frames()))
 
     @classmethod
     def from_model(
         cls, path: Path, content: LocaleContent | None = None, phrase_lists: Iterable[Iterable[str]] = ()
     ) -> Resolver:
         return cls(InteractionModel.load(path), content, phrase_lists)
+
+    def free_text(self, intent_name: str | None, query: str) -> str:
+        """What was said, as near as the request tells: a free-text intent's slot text inside the words that
+        all its samples put around the slot ("why {query}" → "why " + query; a device sends only the slot)."""
+        opening, ending = self._frames.get(intent_name or "", ("", ""))
+        return " ".join(part for part in (opening, query.strip(), ending) if part)
+
+    def _free_text_frames(self) -> Iterable[tuple[str, tuple[str, str]]]:
+        for intent in self.model.intents.values():
+            slots = [name for name, slot_type in intent.slots.items() if slot_type == SEARCH_QUERY_TYPE]
+            if len(slots) != 1 or not intent.samples:
+                continue
+            marker = "{" + slots[0] + "}"
+            halves = [sample.split(marker, 1) for sample in intent.samples if marker in sample]
+            opening = shared_start([before.split() for before, _ in halves])
+            ending = shared_start([after.split()[::-1] for _, after in halves])[::-1]
+            yield intent.name, (" ".join(opening), " ".join(ending))
 
     def resolve(self, utterance: str) -> Resolution:
         """A whole utterance as a device would turn it into a request (see the module docstring)."""
