@@ -11,16 +11,13 @@ import yaml
 from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
 from skill.interaction_model import InteractionModel
 from skill.speech.content import ContentLibrary
-from skill.understanding.resolver import FREE_TEXT_SLOT, is_free_text_intent
+from skill.understanding.resolver import FREE_TEXT_SLOT, Resolver, is_free_text_intent
 from skill.understanding.safety import LEXICON_KEY, LexiconError, SafetyLexicon, decide
 
 CASES = yaml.safe_load((Path(__file__).parent / "safety_cases.yaml").read_text(encoding="utf-8"))["cases"]
 CONTENT = ContentLibrary.load().locale("en-US")
 LEXICON = SafetyLexicon.from_content(CONTENT)
 MODEL_DIR = Path(__file__).resolve().parents[2] / "interaction_model"
-# Carriers that end in a negation ("I can't {query}") leave a query that says the opposite of the sentence
-# ("I can't go on" → "go on"); no lexicon can read those, so they are left out here (reported to the lead).
-NEGATING_CARRIER_ENDINGS = ("can't", "cannot", "don't", "won't", "not", "never")
 
 
 def expected(case: dict[str, Any]) -> str | None:
@@ -32,42 +29,52 @@ def test_lexicon_routes_each_case(case: dict[str, Any]) -> None:
     assert LEXICON.route([case["text"]]) == expected(case)
 
 
-def free_text_carriers(locale: str) -> tuple[str, ...]:
-    """The carrier phrases of the model's free-text intents ("my baby {query}" → "my baby"), lower case."""
-    model = InteractionModel.load(MODEL_DIR / f"{locale}.json")
+def free_text_frames(locale: str) -> tuple[Resolver, tuple[tuple[str, str, str], ...]]:
+    """The model's free-text carriers: (intent, opening, ending) for every sample "<opening> {query} <ending>"."""
+    resolver = Resolver(InteractionModel.load(MODEL_DIR / f"{locale}.json"))
     slot = "{" + FREE_TEXT_SLOT + "}"
-    carriers = {
-        sample[: -len(slot)].strip().lower()
-        for intent in model.intents.values()
+    frames = {
+        (intent.name, *(part.strip().lower() for part in sample.split(slot, 1)))
+        for intent in resolver.model.intents.values()
         if is_free_text_intent(intent.name)
         for sample in intent.samples
-        if sample.endswith(slot)
+        if slot in sample
     }
-    return tuple(sorted(c for c in carriers if c and not c.endswith(NEGATING_CARRIER_ENDINGS)))
+    return resolver, tuple(sorted(frames))  # type: ignore[arg-type]
 
 
-def carrier_cut_queries(text: str, carriers: tuple[str, ...]) -> list[str]:
-    """What the free-text stage hears of a sentence: the rest after each carrier that starts it."""
-    spoken = text.lower().replace("\u2019", "'")
-    return [spoken[len(carrier) :].strip() for carrier in carriers if spoken.startswith(carrier + " ")]
+def heard_on_a_device(text: str, resolver: Resolver, frames: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """What the safety decision reads of a sentence that reaches a free-text intent: the {query} Alexa fills,
+    with the words that intent stands for put back (Resolver.free_text), for every carrier that fits it."""
+    spoken = " ".join(text.lower().replace("\u2019", "'").split())
+    heard = []
+    for intent, opening, ending in frames:
+        if (opening and not spoken.startswith(opening + " ")) or (ending and not spoken.endswith(" " + ending)):
+            continue
+        query = spoken[len(opening) : len(spoken) - len(ending)].strip()
+        if query:
+            heard.append(resolver.free_text(intent, query))
+    return heard
 
 
-EN_CARRIERS = free_text_carriers("en-US")
+EN_RESOLVER, EN_FRAMES = free_text_frames("en-US")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
-def test_lexicon_hears_each_case_without_its_carrier(case: dict[str, Any]) -> None:
+def test_lexicon_hears_each_case_through_the_free_text_stage(case: dict[str, Any]) -> None:
     """A device sends only {query}: a safety case must still be caught, ordinary talk must still raise no alarm."""
-    for query in carrier_cut_queries(case["text"], EN_CARRIERS):
-        route = LEXICON.route([query])
-        assert (route is None) == (expected(case) is None), (query, route)
+    for heard in heard_on_a_device(case["text"], EN_RESOLVER, EN_FRAMES):
+        route = LEXICON.route([heard])
+        assert (route is None) == (expected(case) is None), (heard, route)
 
 
-def test_carriers_are_read_from_the_model() -> None:
-    assert {"my baby", "i feel", "the baby"} <= set(EN_CARRIERS)
-    assert "i can't" not in EN_CARRIERS
-    queries = carrier_cut_queries("My baby won't wake up to eat", EN_CARRIERS)
-    assert queries == ["baby won't wake up to eat", "won't wake up to eat"]
+def test_the_free_text_stage_is_read_from_the_model() -> None:
+    # "um" opens FreeTextIntent and carries nothing: it is dropped; "my" has an intent of its own and is put back
+    assert heard_on_a_device("um my baby won't wake up to eat", EN_RESOLVER, EN_FRAMES) == [
+        "my baby won't wake up to eat"
+    ]
+    assert heard_on_a_device("she's floppy", EN_RESOLVER, EN_FRAMES) == ["she's floppy"]
+    assert heard_on_a_device("floppy", EN_RESOLVER, EN_FRAMES) == []  # no carrier: not a free-text request
 
 
 def test_cases_cover_every_route_and_ordinary_talk() -> None:
@@ -141,9 +148,7 @@ def test_families_name_word_groups_in_rules_and_may_build_on_earlier_ones() -> N
     lexicon = SafetyLexicon.from_data(
         {
             "families": {"sign": ["fever", "chills"], "breast": ["breast", "boob"], "sign_or_lump": "{sign}|lump"},
-            "routes": {
-                "physical": [{"pattern": r"\b{sign_or_lump}\b", "requires": [r"\b{breast}\b"], "source": "s"}]
-            },
+            "routes": {"physical": [{"pattern": r"\b{sign_or_lump}\b", "requires": [r"\b{breast}\b"], "source": "s"}]},
         }
     )
     assert lexicon.route(["chills and a sore boob"]) == "physical"
