@@ -167,10 +167,20 @@ def test_negation_cues_are_words_not_yaml_booleans() -> None:
 SPANISH_CASES = yaml.safe_load((Path(__file__).parent / "safety_cases_es_us.yaml").read_text(encoding="utf-8"))["cases"]
 
 
+SPANISH_LEXICON = SafetyLexicon.from_content(ContentLibrary.load().locale("es-US"))
+ES_RESOLVER, ES_FRAMES = free_text_frames("es-US")
+
+
 @pytest.mark.parametrize("case", SPANISH_CASES, ids=[case["text"] for case in SPANISH_CASES])
 def test_spanish_lexicon_routes_each_case(case: dict[str, Any]) -> None:
-    lexicon = SafetyLexicon.from_content(ContentLibrary.load().locale("es-US"))
-    assert lexicon.route([case["text"]]) == expected(case)
+    assert SPANISH_LEXICON.route([case["text"]]) == expected(case)
+
+
+@pytest.mark.parametrize("case", SPANISH_CASES, ids=[case["text"] for case in SPANISH_CASES])
+def test_spanish_lexicon_hears_each_case_through_the_free_text_stage(case: dict[str, Any]) -> None:
+    for heard in heard_on_a_device(case["text"], ES_RESOLVER, ES_FRAMES):
+        route = SPANISH_LEXICON.route([heard])
+        assert (route is None) == (expected(case) is None), (heard, route)
 
 
 def test_english_locales_inherit_the_us_lexicon_and_spanish_has_its_own() -> None:
