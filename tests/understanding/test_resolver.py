@@ -164,3 +164,17 @@ def test_the_words_put_back_change_the_answer(resolver: Resolver) -> None:
         "AboutLetDownIntent"
     )
     assert resolver.understand("does my milk let down").intent != "AboutLetDownIntent"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("okay stop", "AMAZON.StopIntent"),
+        ("wait pause", "AMAZON.PauseIntent"),
+        ("alright alexa stop it", "AMAZON.StopIntent"),
+        ("okay", "AMAZON.YesIntent"),  # alone, an interjection is the answer itself
+        ("open up the let down helper skill", "LaunchRequest"),
+    ],
+)
+def test_opening_interjections_do_not_hide_the_request(resolver: Resolver, text: str, intent: str) -> None:
+    assert resolver.resolve(text).intent == intent
