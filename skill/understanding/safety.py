@@ -40,14 +40,13 @@ class LexiconEntry:
     source: str
 
     def matches(self, text: str, negation: re.Pattern[str] | None) -> bool:
-        if any(rule.search(text) for rule in self.unless):
+        # The pattern first: most entries do not match most texts, and their context rules then cost nothing.
+        if not any(
+            not (self.negatable and negation is not None and negation.search(text[: match.start()]))
+            for match in self.pattern.finditer(text)
+        ):
             return False
-        if not all(rule.search(text) for rule in self.requires):
-            return False
-        for match in self.pattern.finditer(text):
-            if not (self.negatable and negation is not None and negation.search(text[: match.start()])):
-                return True
-        return False
+        return all(rule.search(text) for rule in self.requires) and not any(rule.search(text) for rule in self.unless)
 
 
 class SafetyLexicon:
@@ -56,7 +55,8 @@ class SafetyLexicon:
     def __init__(
         self, entries: Sequence[LexiconEntry], watch: Sequence[re.Pattern[str]], negation: re.Pattern[str] | None
     ) -> None:
-        self.entries = tuple(entries)
+        rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
+        self.entries = tuple(sorted(entries, key=lambda entry: rank.get(entry.route, len(rank))))  # stable
         self.watch = tuple(watch)
         self.negation = negation
 
@@ -90,8 +90,11 @@ class SafetyLexicon:
         return [route for route in ROUTE_PRECEDENCE if route in found]
 
     def route(self, texts: Iterable[str | None]) -> str | None:
-        found = self.routes(texts)
-        return found[0] if found else None
+        """The first route by precedence that any text matches (entries are held in precedence order)."""
+        normalised = [normalise(text) for text in texts if text]
+        return next(
+            (entry.route for entry in self.entries for text in normalised if entry.matches(text, self.negation)), None
+        )
 
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
@@ -101,10 +104,7 @@ class SafetyLexicon:
 
 def decide(lexicon: SafetyLexicon, intent_name: str | None, texts: Iterable[str | None]) -> str | None:
     """The winning safety route for a request: the intent's own route and every text's, by precedence."""
-    found = set(lexicon.routes(texts))
-    intent_route = SAFETY_INTENTS.get(intent_name or "")
-    if intent_route is not None:
-        found.add(intent_route)
+    found = {lexicon.route(texts), SAFETY_INTENTS.get(intent_name or "")} - {None}
     return next((route for route in ROUTE_PRECEDENCE if route in found), None)
 
 
