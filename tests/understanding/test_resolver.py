@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,36 @@ def test_the_words_put_back_change_the_answer(resolver: Resolver) -> None:
 )
 def test_opening_interjections_do_not_hide_the_request(resolver: Resolver, text: str, intent: str) -> None:
     assert resolver.resolve(text).intent == intent
+
+
+def counting_catalog(locales: tuple[str, ...]) -> tuple[ResolverCatalog, list[str]]:
+    built: list[str] = []
+    model = InteractionModel.load(Config.from_env({}).model_dir / "en-US.json")
+
+    def builder(locale: str):
+        def build() -> Resolver:
+            built.append(locale)
+            return Resolver(model)
+
+        return build
+
+    return ResolverCatalog({locale: builder(locale) for locale in locales}), built
+
+
+def test_the_catalog_builds_a_locales_resolver_once_and_only_when_asked() -> None:
+    catalog, built = counting_catalog(("en-US", "en-GB", "es-US"))
+    assert built == []
+    with ThreadPoolExecutor(max_workers=4) as pool:  # first requests racing for the same locale
+        first = list(pool.map(lambda _: catalog.for_locale("en-GB"), range(8)))
+    assert built == ["en-GB"] and all(resolver is first[0] for resolver in first)
+    assert catalog.for_locale("en-NZ") is catalog.for_locale("en-US")  # an unknown English locale: en-US
+    assert catalog.for_locale("es-MX") is catalog.for_locale("es-US")
+    assert sorted(built) == ["en-GB", "en-US", "es-US"]
+
+
+def test_an_eager_catalog_builds_every_locale_up_front() -> None:
+    catalog, built = counting_catalog(("en-US", "es-US"))
+    catalog.build_all()
+    assert sorted(built) == ["en-US", "es-US"]
+    catalog.for_locale("es-US")
+    assert len(built) == 2
