@@ -60,23 +60,9 @@ def heard_on_a_device(text: str, resolver: Resolver, frames: tuple[tuple[str, st
 EN_RESOLVER, EN_FRAMES = free_text_frames("en-US")
 
 
-# Sentences whose meaning a free-text carrier of the model drops, so that no lexicon can read them on a device
-# (reported to the lead: FreeTextIntent's ending "{query} okay" turns "I'm not okay" into "I'm not").
-DEVICE_GAPS = {"I'm not okay": "FreeTextIntent drops the ending 'okay'"}
-
-
-DEVICE_CASES = [
-    pytest.param(case, id=case["text"], marks=[pytest.mark.xfail(strict=True, reason=DEVICE_GAPS[case["text"]])])
-    if case["text"] in DEVICE_GAPS
-    else pytest.param(case, id=case["text"])
-    for case in CASES
-]
-
-
-@pytest.mark.parametrize("case", DEVICE_CASES)
+@pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
 def test_lexicon_hears_each_case_through_the_free_text_stage(case: dict[str, Any]) -> None:
-    """A device sends only {query}: a safety case must still be caught, ordinary talk must still raise no alarm.
-    A known gap is a strict xfail: it fails the suite once the grammar keeps the words, so it is then removed."""
+    """A device sends only {query}: a safety case must still be caught, ordinary talk must still raise no alarm."""
     for heard in heard_on_a_device(case["text"], EN_RESOLVER, EN_FRAMES):
         route = LEXICON.route([heard])
         assert (route is None) == (expected(case) is None), (heard, route)
