@@ -34,7 +34,7 @@ class SkillDeps:
             content=content,
             models=models,
             tracks=tracks,
-            resolvers=ResolverCatalog.load(config.model_dir, models, content, eager=config.environment == "production"),
+            resolvers=ResolverCatalog.load(config.model_dir, models, content),
             artwork=Artwork.load(config),
             screens=ScreenLibrary.load(),
         )

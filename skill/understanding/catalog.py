@@ -20,10 +20,10 @@ GRAMMAR_FOLDER = "grammar"
 
 
 class ResolverCatalog:
-    """A resolver per model locale, each built on first use (or all at once: `load(..., eager=True)`).
+    """A resolver per model locale, each built on first use, or all at once with `build_all`.
 
-    Building one takes a while (every sample normalised and indexed): a process that serves one locale
-    builds one. Production builds all at start-up so that no request waits for it."""
+    Building one takes a while (every sample normalised and indexed): a tool or a Lambda cold start that meets
+    one locale builds one; `letdown serve` builds all before it listens, so that no request waits for one."""
 
     def __init__(self, builders: Mapping[str, Callable[[], Resolver]]) -> None:
         self._builders = MappingProxyType(dict(builders))
@@ -31,18 +31,17 @@ class ResolverCatalog:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(
-        cls, model_dir: Path, models: ModelCatalog, content: ContentLibrary, *, eager: bool = False
-    ) -> ResolverCatalog:
+    def load(cls, model_dir: Path, models: ModelCatalog, content: ContentLibrary) -> ResolverCatalog:
         memo: dict[str, str] = {}  # sample texts' normal forms, shared by the builds (the locales share samples)
 
         def builder(locale: str, model: InteractionModel) -> Callable[[], Resolver]:
             return lambda: Resolver(model, content.locale(locale), phrase_lists(model_dir, locale), build_memo=memo)
 
-        catalog = cls({locale: builder(locale, model) for locale, model in models.by_locale().items()})
-        if eager:
-            catalog.build_all()
-        return catalog
+        return cls({locale: builder(locale, model) for locale, model in models.by_locale().items()})
+
+    @property
+    def built_locales(self) -> tuple[str, ...]:
+        return tuple(sorted(self._built))
 
     def build_all(self) -> None:
         for locale in self._builders:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from skill.app import create_app, create_serving_app
 from skill.config import Config
 from skill.conversation.safety import ROUTE_INTENTS
 from skill.interaction_model import FALLBACK_INTENT, InteractionModel
@@ -16,6 +17,7 @@ from skill.understanding import resolver as resolver_module
 from skill.understanding.catalog import ResolverCatalog, phrase_lists
 from skill.understanding.normalise import Normaliser, normalise
 from skill.understanding.resolver import Resolver
+from skill.web.app import service_of
 
 DEV = yaml.safe_load((Path(__file__).parent / "dev_utterances.yaml").read_text(encoding="utf-8"))["utterances"]
 # The development set's floor: what the resolver reached when the threshold was calibrated, less a margin.
@@ -206,9 +208,22 @@ def test_the_catalog_builds_a_locales_resolver_once_and_only_when_asked() -> Non
     assert sorted(built) == ["en-GB", "en-US", "es-US"]
 
 
-def test_an_eager_catalog_builds_every_locale_up_front() -> None:
+def test_build_all_builds_every_locale_up_front() -> None:
     catalog, built = counting_catalog(("en-US", "es-US"))
     catalog.build_all()
     assert sorted(built) == ["en-US", "es-US"]
     catalog.for_locale("es-US")
     assert len(built) == 2
+
+
+def test_the_served_app_has_every_resolver_before_its_first_request(tmp_path: Path) -> None:
+    """`letdown serve` must not make a request wait for a resolver to be built; the tools build on demand."""
+    env = {"LETDOWN_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    served = service_of(create_serving_app(Config.from_env(env)))
+    lazy = service_of(create_app(Config.from_env(env)))
+    try:
+        assert served.deps.resolvers.built_locales == tuple(sorted(served.deps.models.by_locale()))
+        assert lazy.deps.resolvers.built_locales == ()
+    finally:
+        served.store.close()
+        lazy.store.close()
