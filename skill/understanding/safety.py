@@ -2,8 +2,11 @@
 
 Routes and precedence are the contract's (crisis, harm_fear, baby_health, physical, low_mood). The words
 are data with sources, per locale: `safety.lexicon` in skill/speech/locale/<locale>/safety_lexicon.yaml
-(phrases, regular expressions, context rules and negation), compiled once per process into a
+(word families, phrases, regular expressions, context rules and negation), compiled once per process into a
 `SafetyLexicon`. Nothing about what was said is stored.
+
+A family is a named set of words or phrases ("fever", "breast", "baby"); a rule names it as `{fever}`, so that
+one rule covers a whole family and families make co-occurrence rules ("{fever}" requires "{breast}") short.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from skill.understanding.normalise import normalise
 
 LEXICON_KEY = "safety.lexicon"
 DEFAULT_NEGATION_WINDOW = 3
+# `{name}` in a rule: a family of the lexicon's `families` (a regex repetition such as {0,3} has digits).
+FAMILY_REFERENCE = re.compile(r"\{([a-z_]+)\}")
 
 
 class LexiconError(ValueError):
@@ -35,14 +40,13 @@ class LexiconEntry:
     source: str
 
     def matches(self, text: str, negation: re.Pattern[str] | None) -> bool:
-        if any(rule.search(text) for rule in self.unless):
+        # The pattern first: most entries do not match most texts, and their context rules then cost nothing.
+        if not any(
+            not (self.negatable and negation is not None and negation.search(text[: match.start()]))
+            for match in self.pattern.finditer(text)
+        ):
             return False
-        if not all(rule.search(text) for rule in self.requires):
-            return False
-        for match in self.pattern.finditer(text):
-            if not (self.negatable and negation is not None and negation.search(text[: match.start()])):
-                return True
-        return False
+        return all(rule.search(text) for rule in self.requires) and not any(rule.search(text) for rule in self.unless)
 
 
 class SafetyLexicon:
@@ -51,7 +55,8 @@ class SafetyLexicon:
     def __init__(
         self, entries: Sequence[LexiconEntry], watch: Sequence[re.Pattern[str]], negation: re.Pattern[str] | None
     ) -> None:
-        self.entries = tuple(entries)
+        rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
+        self.entries = tuple(sorted(entries, key=lambda entry: rank.get(entry.route, len(rank))))  # stable
         self.watch = tuple(watch)
         self.negation = negation
 
@@ -67,10 +72,15 @@ class SafetyLexicon:
         unknown = set(routes) - set(ROUTE_PRECEDENCE)
         if unknown:
             raise LexiconError(f"unknown safety routes {sorted(unknown)} (known: {', '.join(ROUTE_PRECEDENCE)})")
+        families = _families(data.get("families") or {})
         entries = [
-            _entry(route, index, raw) for route in ROUTE_PRECEDENCE for index, raw in enumerate(routes.get(route) or ())
+            _entry(route, index, raw, families)
+            for route in ROUTE_PRECEDENCE
+            for index, raw in enumerate(routes.get(route) or ())
         ]
-        watch = [_compiled(raw.get("pattern"), f"watch {n + 1}") for n, raw in enumerate(data.get("watch") or ())]
+        watch = [
+            _compiled(raw.get("pattern"), f"watch {n + 1}", families) for n, raw in enumerate(data.get("watch") or ())
+        ]
         return cls(entries, watch, _negation_pattern(data))
 
     def routes(self, texts: Iterable[str | None]) -> list[str]:
@@ -80,8 +90,11 @@ class SafetyLexicon:
         return [route for route in ROUTE_PRECEDENCE if route in found]
 
     def route(self, texts: Iterable[str | None]) -> str | None:
-        found = self.routes(texts)
-        return found[0] if found else None
+        """The first route by precedence that any text matches (entries are held in precedence order)."""
+        normalised = [normalise(text) for text in texts if text]
+        return next(
+            (entry.route for entry in self.entries for text in normalised if entry.matches(text, self.negation)), None
+        )
 
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
@@ -91,14 +104,42 @@ class SafetyLexicon:
 
 def decide(lexicon: SafetyLexicon, intent_name: str | None, texts: Iterable[str | None]) -> str | None:
     """The winning safety route for a request: the intent's own route and every text's, by precedence."""
-    found = set(lexicon.routes(texts))
-    intent_route = SAFETY_INTENTS.get(intent_name or "")
-    if intent_route is not None:
-        found.add(intent_route)
+    found = {lexicon.route(texts), SAFETY_INTENTS.get(intent_name or "")} - {None}
     return next((route for route in ROUTE_PRECEDENCE if route in found), None)
 
 
-def _entry(route: str, index: int, raw: Any) -> LexiconEntry:
+def _families(raw: Any) -> dict[str, str]:
+    """Each family as one regex alternation; a family may name the families defined before it."""
+    if not isinstance(raw, Mapping):
+        raise LexiconError("families: must be a mapping of name to phrases or pattern")
+    families: dict[str, str] = {}
+    for name, members in raw.items():
+        where = f"family {name}"
+        if not isinstance(name, str) or not FAMILY_REFERENCE.fullmatch("{" + name + "}"):
+            raise LexiconError(f"{where}: a name is lower-case letters and underscores")
+        if isinstance(members, str):
+            pattern = _expanded(members, where, families)
+        elif isinstance(members, Sequence) and members:
+            phrases = sorted({normalise(str(p)) for p in members} - {""}, key=len, reverse=True)
+            pattern = "|".join(re.escape(p) for p in phrases)
+        else:
+            raise LexiconError(f"{where}: needs a pattern or a non-empty list of phrases")
+        families[name] = f"(?:{pattern})"
+        _compiled(families[name], where, families)
+    return families
+
+
+def _expanded(pattern: str, where: str, families: Mapping[str, str]) -> str:
+    def family(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in families:
+            raise LexiconError(f"{where}: unknown family {{{name}}} (known: {', '.join(families) or 'none'})")
+        return families[name]
+
+    return FAMILY_REFERENCE.sub(family, pattern)
+
+
+def _entry(route: str, index: int, raw: Any, families: Mapping[str, str]) -> LexiconEntry:
     where = f"{route} entry {index + 1}"
     if not isinstance(raw, Mapping):
         raise LexiconError(f"{where}: must be a mapping")
@@ -113,22 +154,22 @@ def _entry(route: str, index: int, raw: Any) -> LexiconEntry:
             raise LexiconError(f"{where}: phrases is empty")
         pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
     else:
-        pattern = _compiled(raw["pattern"], where)
+        pattern = _compiled(raw["pattern"], where, families)
     return LexiconEntry(
         route=route,
         pattern=pattern,
-        unless=tuple(_compiled(rule, f"{where} unless") for rule in raw.get("unless") or ()),
-        requires=tuple(_compiled(rule, f"{where} requires") for rule in raw.get("requires") or ()),
+        unless=tuple(_compiled(rule, f"{where} unless", families) for rule in raw.get("unless") or ()),
+        requires=tuple(_compiled(rule, f"{where} requires", families) for rule in raw.get("requires") or ()),
         negatable=bool(raw.get("negatable", False)),
         source=source.strip(),
     )
 
 
-def _compiled(pattern: Any, where: str) -> re.Pattern[str]:
+def _compiled(pattern: Any, where: str, families: Mapping[str, str]) -> re.Pattern[str]:
     if not isinstance(pattern, str) or not pattern:
         raise LexiconError(f"{where}: pattern must be a non-empty string")
     try:
-        return re.compile(pattern)
+        return re.compile(_expanded(pattern, where, families))
     except re.error as error:
         raise LexiconError(f"{where}: bad regular expression {pattern!r}: {error}") from None
 

@@ -9,12 +9,15 @@ import pytest
 import yaml
 
 from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
+from skill.interaction_model import InteractionModel
 from skill.speech.content import ContentLibrary
+from skill.understanding.resolver import FREE_TEXT_SLOT, Resolver, is_free_text_intent
 from skill.understanding.safety import LEXICON_KEY, LexiconError, SafetyLexicon, decide
 
 CASES = yaml.safe_load((Path(__file__).parent / "safety_cases.yaml").read_text(encoding="utf-8"))["cases"]
 CONTENT = ContentLibrary.load().locale("en-US")
 LEXICON = SafetyLexicon.from_content(CONTENT)
+MODEL_DIR = Path(__file__).resolve().parents[2] / "interaction_model"
 
 
 def expected(case: dict[str, Any]) -> str | None:
@@ -24,6 +27,54 @@ def expected(case: dict[str, Any]) -> str | None:
 @pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
 def test_lexicon_routes_each_case(case: dict[str, Any]) -> None:
     assert LEXICON.route([case["text"]]) == expected(case)
+
+
+def free_text_frames(locale: str) -> tuple[Resolver, tuple[tuple[str, str, str], ...]]:
+    """The model's free-text carriers: (intent, opening, ending) for every sample "<opening> {query} <ending>"."""
+    resolver = Resolver(InteractionModel.load(MODEL_DIR / f"{locale}.json"))
+    slot = "{" + FREE_TEXT_SLOT + "}"
+    frames = {
+        (intent.name, *(part.strip().lower() for part in sample.split(slot, 1)))
+        for intent in resolver.model.intents.values()
+        if is_free_text_intent(intent.name)
+        for sample in intent.samples
+        if slot in sample
+    }
+    return resolver, tuple(sorted(frames))  # type: ignore[arg-type]
+
+
+def heard_on_a_device(text: str, resolver: Resolver, frames: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """What the safety decision reads of a sentence that reaches a free-text intent: the {query} Alexa fills,
+    with the words that intent stands for put back (Resolver.free_text), for every carrier that fits it."""
+    spoken = " ".join(text.lower().replace("\u2019", "'").split())
+    heard = []
+    for intent, opening, ending in frames:
+        if (opening and not spoken.startswith(opening + " ")) or (ending and not spoken.endswith(" " + ending)):
+            continue
+        query = spoken[len(opening) : len(spoken) - len(ending)].strip()
+        if query:
+            heard.append(resolver.free_text(intent, query))
+    return heard
+
+
+EN_RESOLVER, EN_FRAMES = free_text_frames("en-US")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["text"] for case in CASES])
+def test_lexicon_hears_each_case_through_the_free_text_stage(case: dict[str, Any]) -> None:
+    """A device sends only {query}: a safety case must still be caught, ordinary talk must still raise no alarm."""
+    for heard in heard_on_a_device(case["text"], EN_RESOLVER, EN_FRAMES):
+        route = LEXICON.route([heard])
+        assert (route is None) == (expected(case) is None), (heard, route)
+
+
+def test_the_free_text_stage_is_read_from_the_model() -> None:
+    # "um" opens FreeTextIntent and carries nothing: it is dropped; "my" has an intent of its own and is put back
+    assert heard_on_a_device("um my baby won't wake up to eat", EN_RESOLVER, EN_FRAMES) == [
+        "my baby won't wake up to eat"
+    ]
+    assert heard_on_a_device("she's floppy", EN_RESOLVER, EN_FRAMES) == ["she's floppy"]
+    assert heard_on_a_device("floppy", EN_RESOLVER, EN_FRAMES) == []  # no carrier: not a free-text request
 
 
 def test_cases_cover_every_route_and_ordinary_talk() -> None:
@@ -82,11 +133,28 @@ def test_watch_words_look_sensitive_but_do_not_route() -> None:
         ({"routes": {"crisis": [{"phrases": ["x"], "pattern": "x", "source": "s"}]}}, "exactly one"),
         ({"routes": {"panic": [{"phrases": ["x"], "source": "s"}]}}, "unknown safety routes"),
         ({"routes": {"crisis": ["x"]}}, "mapping"),
+        ({"families": {"fever": []}, "routes": {}}, "family fever"),
+        ({"families": {"Fever": ["x"]}, "routes": {}}, "lower-case"),
+        ({"routes": {"crisis": [{"pattern": "{nope}", "source": "s"}]}}, "unknown family"),
+        ({"families": {"b": "{a}", "a": ["x"]}, "routes": {}}, "unknown family"),
     ],
 )
 def test_malformed_lexicon_is_rejected_with_a_reason(data: dict[str, Any], problem: str) -> None:
     with pytest.raises(LexiconError, match=problem):
         SafetyLexicon.from_data(data)
+
+
+def test_families_name_word_groups_in_rules_and_may_build_on_earlier_ones() -> None:
+    lexicon = SafetyLexicon.from_data(
+        {
+            "families": {"sign": ["fever", "chills"], "breast": ["breast", "boob"], "sign_or_lump": "{sign}|lump"},
+            "routes": {"physical": [{"pattern": r"\b{sign_or_lump}\b", "requires": [r"\b{breast}\b"], "source": "s"}]},
+        }
+    )
+    assert lexicon.route(["chills and a sore boob"]) == "physical"
+    assert lexicon.route(["a lump in my breast"]) == "physical"
+    assert lexicon.route(["chills"]) is None  # the co-occurrence is required
+    assert lexicon.route(["a quantifier {0,3} is not a family"]) is None
 
 
 def test_negation_cues_are_words_not_yaml_booleans() -> None:
@@ -99,10 +167,20 @@ def test_negation_cues_are_words_not_yaml_booleans() -> None:
 SPANISH_CASES = yaml.safe_load((Path(__file__).parent / "safety_cases_es_us.yaml").read_text(encoding="utf-8"))["cases"]
 
 
+SPANISH_LEXICON = SafetyLexicon.from_content(ContentLibrary.load().locale("es-US"))
+ES_RESOLVER, ES_FRAMES = free_text_frames("es-US")
+
+
 @pytest.mark.parametrize("case", SPANISH_CASES, ids=[case["text"] for case in SPANISH_CASES])
 def test_spanish_lexicon_routes_each_case(case: dict[str, Any]) -> None:
-    lexicon = SafetyLexicon.from_content(ContentLibrary.load().locale("es-US"))
-    assert lexicon.route([case["text"]]) == expected(case)
+    assert SPANISH_LEXICON.route([case["text"]]) == expected(case)
+
+
+@pytest.mark.parametrize("case", SPANISH_CASES, ids=[case["text"] for case in SPANISH_CASES])
+def test_spanish_lexicon_hears_each_case_through_the_free_text_stage(case: dict[str, Any]) -> None:
+    for heard in heard_on_a_device(case["text"], ES_RESOLVER, ES_FRAMES):
+        route = SPANISH_LEXICON.route([heard])
+        assert (route is None) == (expected(case) is None), (heard, route)
 
 
 def test_english_locales_inherit_the_us_lexicon_and_spanish_has_its_own() -> None:
