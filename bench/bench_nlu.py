@@ -44,7 +44,11 @@ from skill.config import Config  # noqa: E402
 from skill.interaction_model import LAUNCH, InteractionModel  # noqa: E402
 from tests.support.server import free_port, wait_until_healthy  # noqa: E402
 
-SETS = {"eval": REPO_ROOT / "tests" / "nlu" / "eval_set.yaml", "dev": REPO_ROOT / "tests" / "nlu" / "dev_set.yaml"}
+SETS = {
+    "eval": REPO_ROOT / "tests" / "nlu" / "eval_set.yaml",
+    "dev": REPO_ROOT / "tests" / "nlu" / "dev_set.yaml",
+    "dev2": REPO_ROOT / "tests" / "nlu" / "dev_set_2.yaml",
+}
 MODEL_PATH = REPO_ROOT / "interaction_model" / "en-US.json"
 NODE_TOOLS = REPO_ROOT / "tools" / "nlu"
 DRIVER = NODE_TOOLS / "va_driver.js"

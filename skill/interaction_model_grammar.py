@@ -274,9 +274,40 @@ def _slot_types(raw: Any, source: str) -> dict[str, tuple[SlotTypeValue, ...]]:
 
 
 def _intents(raw: Any, source: str) -> Iterable[IntentGrammar]:
+    names: set[str] = set()
     for name, body in _mapping(raw, f"{source}: intents").items():
         body = _mapping(body, f"{source}: intent {name}")
         slots = _mapping(body.get("slots"), f"{source}: intent {name} slots")
         if not all(isinstance(slot_type, str) for slot_type in slots.values()):
             raise GrammarError(f"{source}: intent {name}: each slot maps to its type name")
-        yield IntentGrammar(name, MappingProxyType(dict(slots)), tuple(_strings(body.get("samples"), name)))
+        intent = IntentGrammar(name, MappingProxyType(dict(slots)), tuple(_strings(body.get("samples"), name)))
+        for each in (intent, *_siblings(intent, body.get("siblings"), source)):
+            if each.name in names:
+                raise GrammarError(f"{source}: intent {each.name} is defined twice")
+            names.add(each.name)
+            yield each
+
+
+def _siblings(intent: IntentGrammar, raw: Any, source: str) -> Iterable[IntentGrammar]:
+    """A catch-all's siblings: one intent per opening ("<words> {slot}") and per ending ("{slot} <words>").
+
+    One sample each, so the words are known from the intent alone and can be put back around the slot's
+    text (a device sends only the slot): the words a sentence starts or ends with that its answer may need."""
+    if raw is None:
+        return
+    siblings = _mapping(raw, f"{source}: intent {intent.name} siblings")
+    if len(intent.slots) != 1:
+        raise GrammarError(f"{source}: intent {intent.name}: siblings need exactly one slot")
+    slot = next(iter(intent.slots))
+    stem = intent.name.removesuffix("Intent")
+    for kind, label, shape in (("openings", "", "{words} {{{slot}}}"), ("endings", "End", "{{{slot}}} {words}")):
+        for words in _strings(siblings.get(kind), f"{intent.name} siblings {kind}"):
+            if _SLOT_REFERENCE.search(words) or re.search(r"[()\[\]|<>]", words):
+                raise GrammarError(f"{source}: {intent.name} sibling {words!r}: plain words only")
+            name = f"{stem}{label}{sibling_name(words)}Intent"
+            yield IntentGrammar(name, intent.slots, (shape.format(words=words, slot=slot),))
+
+
+def sibling_name(words: str) -> str:
+    """ "what's" → "Whats", "is it normal" → "IsItNormal": letters only, as Alexa's intent names must be."""
+    return "".join(word[:1].upper() + word[1:] for word in re.sub(r"[^A-Za-z ]", "", words).split())

@@ -145,3 +145,43 @@ def test_the_en_us_grammar_loads_with_its_shared_phrase_lists() -> None:
     samples = parsed.samples()
     assert "help my letdown" in samples["LetDownIntent"]
     assert "not flowing" in samples["LetDownIntent"]
+
+
+def test_a_catch_alls_siblings_are_one_carrier_phrase_each() -> None:
+    document = grammar(
+        ["um {query}", "so {query}"],
+        slots={"query": "AMAZON.SearchQuery"},
+    )
+    siblings = {"openings": ["why", "what's", "is it normal"], "endings": ["at all"]}
+    document["intents"]["TestIntent"]["siblings"] = siblings
+    samples = grammar_from_dict(document).samples()
+    assert samples == {
+        "TestIntent": ("so {query}", "um {query}"),
+        "TestWhyIntent": ("why {query}",),
+        "TestWhatsIntent": ("what's {query}",),
+        "TestIsItNormalIntent": ("is it normal {query}",),
+        "TestEndAtAllIntent": ("{query} at all",),
+    }
+
+
+@pytest.mark.parametrize(
+    ("siblings", "complaint"),
+    [
+        ({"openings": ["why (not|so)"]}, "plain words only"),
+        ({"openings": ["why {query}"]}, "plain words only"),
+        ({"openings": ["why", "why"]}, "TestWhyIntent is defined twice"),
+        ({"endings": [""]}, "non-empty strings"),
+    ],
+)
+def test_broken_siblings_are_an_error(siblings: dict[str, list[str]], complaint: str) -> None:
+    document = grammar(["um {query}"], slots={"query": "AMAZON.SearchQuery"})
+    document["intents"]["TestIntent"]["siblings"] = siblings
+    with pytest.raises(GrammarError, match=complaint):
+        grammar_from_dict(document).samples()
+
+
+def test_siblings_need_a_single_slot() -> None:
+    document = grammar(["um"])
+    document["intents"]["TestIntent"]["siblings"] = {"openings": ["why"]}
+    with pytest.raises(GrammarError, match="exactly one slot"):
+        grammar_from_dict(document).samples()

@@ -19,6 +19,7 @@ from skill.speech.content import ContentLibrary
 from skill.text import spoken_form
 from skill.tools.model_build import build_model_text, grammar_path
 from skill.tools.model_check import (
+    MAX_INTENTS,
     MAX_MODEL_CHARACTERS,
     MAX_SAMPLE_CHARACTERS,
     MAX_SAMPLES_PER_INTENT,
@@ -354,6 +355,23 @@ def test_search_query_rules() -> None:
     assert "FreeTextBrokenIntent: an intent with an AMAZON.SearchQuery slot cannot have other slots" in problems
 
 
+def test_too_many_intents_is_a_problem() -> None:
+    crowded = copy.deepcopy(MODEL)
+    letters = [f"{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(MAX_INTENTS)]
+    extra = [
+        {
+            "name": f"FreeTextExtra{pair.upper()}Intent",
+            "slots": [{"name": "query", "type": "AMAZON.SearchQuery"}],
+            "samples": [f"word{pair} {{query}}"],
+        }
+        for pair in letters
+    ]
+    language(crowded)["intents"].extend(extra)
+    problems = model_problems(crowded)[0]
+    assert f"{len(language(crowded)['intents'])} intents, more than the {MAX_INTENTS} this check allows" in problems
+    assert len(language(MODEL)["intents"]) <= MAX_INTENTS and not model_problems(MODEL)[0]
+
+
 # --- the grammar and the committed JSON --------------------------------------------------------------------
 
 
@@ -482,16 +500,25 @@ def test_the_phrasings_parents_use_are_samples_of_their_intents() -> None:
     assert {phrase: owner for phrase, owner in wrong.items() if owner != NAMED_PHRASINGS[phrase]} == {}
 
 
-def test_the_free_text_intent_is_carrier_phrases_around_one_search_query() -> None:
-    free_text = intent_named(MODEL, "FreeTextIntent")
-    assert free_text["slots"] == [{"name": "query", "type": SEARCH_QUERY_TYPE}]
-    samples = free_text["samples"]
-    assert {"I feel {query}", "I keep {query}", "my {query}", "the baby {query}", "is it normal {query}"} <= set(
-        samples
-    )
-    for sample in samples:
-        assert sample.count("{query}") == 1 and sample.replace("{query}", "").strip(), sample
-    names = [intent["name"] for intent in language(MODEL)["intents"]]
-    assert all(name.startswith("AMAZON.") for name in names[names.index("FreeTextIntent") + 1 :])
+def test_the_free_text_intents_are_carrier_phrases_around_one_search_query() -> None:
+    intents = language(MODEL)["intents"]
+    names = [intent["name"] for intent in intents]
+    free_text = [intent for intent in intents if intent["name"].startswith("FreeText")]
+    assert free_text[0]["name"] == "FreeTextIntent"
+    assert {"um {query}", "okay so {query}"} <= set(free_text[0]["samples"])
+    siblings = {intent["name"]: intent["samples"] for intent in free_text[1:]}
+    # one carrier phrase each, so the handler knows which words to put back around {query}
+    assert siblings["FreeTextWhyIntent"] == ["why {query}"]
+    assert siblings["FreeTextMyIntent"] == ["my {query}"]
+    assert siblings["FreeTextWhatsIntent"] == ["what's {query}"]
+    assert siblings["FreeTextEndAtAllIntent"] == ["{query} at all"]
+    for intent in free_text:
+        assert intent["slots"] == [{"name": "query", "type": SEARCH_QUERY_TYPE}]
+        for sample in intent["samples"]:
+            assert sample.count("{query}") == 1 and sample.replace("{query}", "").strip(), sample
+    # kept after the content intents, with only Alexa's built-ins after them
+    last = names.index(free_text[-1]["name"])
+    assert names.index("FreeTextIntent") + len(free_text) - 1 == last
+    assert all(name.startswith("AMAZON.") for name in names[last + 1 :])
     fallback = language(MODEL)["modelConfiguration"]["fallbackIntentSensitivity"]["level"]
     assert fallback == "LOW"

@@ -23,7 +23,8 @@ from skill.text import spoken_form
 MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
 EVAL = bench_nlu.load_set(bench_nlu.SETS["eval"])
 DEV = bench_nlu.load_set(bench_nlu.SETS["dev"])
-SETS = {"eval": EVAL, "dev": DEV}
+DEV2 = bench_nlu.load_set(bench_nlu.SETS["dev2"])
+SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2}
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -62,7 +63,7 @@ def fixed_phrases(model: InteractionModel) -> tuple[set[str], list[re.Pattern[st
     return literal, patterns
 
 
-@pytest.mark.parametrize("name", ["eval", "dev"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
 def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
     path = bench_nlu.SETS[name]
     header = path.read_text(encoding="utf-8")
@@ -70,18 +71,18 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        assert len(DEV) >= 80
+        assert len(SETS[name]) >= {"dev": 80, "dev2": 230}[name]
         assert "MAY read" in header and "held_out: false" in header
 
 
-@pytest.mark.parametrize("name", ["eval", "dev"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
 def test_labels_are_known_intents_with_defined_answers(name: str) -> None:
     for case in SETS[name]:
         assert case.intent in KNOWN_INTENTS, case
         assert case.intent in ACCEPTABLE_ANSWERS, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
 def test_routes_follow_the_contract(name: str) -> None:
     for case in SETS[name]:
         if case.intent in SAFETY_INTENTS:
@@ -91,7 +92,7 @@ def test_routes_follow_the_contract(name: str) -> None:
             assert case.route is None, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
 def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
     for case in SETS[name]:
         for answer in case.answers:
@@ -99,11 +100,11 @@ def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
 
 
 def test_no_utterance_appears_twice_in_or_across_the_sets() -> None:
-    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV))
+    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV, *DEV2))
     assert [text for text, count in counts.items() if count > 1] == []
 
 
-@pytest.mark.parametrize("name", ["eval", "dev"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
 def test_no_utterance_is_a_sample_of_the_generated_model(name: str) -> None:
     literal, patterns = fixed_phrases(MODEL)
     copies = []
@@ -136,6 +137,35 @@ def test_the_evaluation_set_covers_the_skill() -> None:
     assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 5
     assert sum(case.near_miss for case in EVAL) >= 25
     assert any("stand for" in case.text for case in EVAL if case.intent == "DmerIntent")
+
+
+def test_the_second_development_set_covers_the_skill_as_parents_ask() -> None:
+    """dev_set_2.yaml's quotas (briefs/r3-devset.md): every intent of dev_set.yaml, roughly as often as parents
+    would say it, and safety in the indirect words people use, with near-misses that must not raise it."""
+    per_intent = Counter(case.intent for case in DEV2)
+    assert {case.intent for case in DEV} - set(per_intent) == set()
+    assert per_intent["LetDownIntent"] >= 25
+    assert per_intent["DmerIntent"] + per_intent["DmerCopingIntent"] >= 15
+    tips = [name for name in ACCEPTABLE_ANSWERS if name.endswith("TipIntent")]
+    assert {tip: per_intent[tip] for tip in tips if per_intent[tip] < 5} == {}
+    built_ins = ("Stop", "Cancel", "Pause", "Resume", "Repeat", "Help")
+    assert {
+        name: per_intent[f"AMAZON.{name}Intent"] for name in built_ins if per_intent[f"AMAZON.{name}Intent"] < 4
+    } == {}
+    for intent, least in (
+        ("PlayTrackIntent", 6),
+        ("BreathingIntent", 6),
+        ("WhisperOnIntent", 3),
+        ("WhisperOffIntent", 3),
+    ):
+        assert per_intent[intent] >= least, intent
+    routes = Counter(case.route for case in DEV2 if case.is_safety)
+    least_per_route = {"crisis": 20, "harm_fear": 10, "baby_health": 15, "physical": 15, "low_mood": 10}
+    assert {route: routes[route] for route, least in least_per_route.items() if routes[route] < least} == {}
+    assert sum(routes.values()) >= 70
+    assert sum(case.near_miss for case in DEV2) >= 25
+    crisis = [case.text for case in DEV2 if case.route == "crisis"]
+    assert sum("suicid" in text for text in crisis) * 2 < len(crisis)  # mostly said indirectly
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------

@@ -62,6 +62,7 @@ LAUNCH_PHRASES = ("open up", "talk to", "speak to")
 # Spanish puts "a" between the verb and the name: "pide a ayuda de bajada de leche un consejo".
 LAUNCH_CONNECTORS = ("a",)
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
+INTERJECTIONS = frozenset({"okay", "ok", "alright", "wait", "shh", "ugh", "yeah", "hey", "sorry", "oops"})
 
 # Common phrasings of Alexa's built-in intents (Alexa knows these without samples in the model).
 BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -174,6 +175,25 @@ def is_free_text_intent(name: str | None) -> bool:
     return bool(name) and name.startswith(FREE_TEXT_PREFIX) and name.endswith("Intent")  # type: ignore[union-attr]
 
 
+def without_interjections(spoken: str) -> str:
+    """The words after a sentence's opening interjections ("okay stop" → "stop", "wait pause" → "pause"); kept
+    apart from FILLERS because alone they are answers ("okay" is yes)."""
+    words = spoken.split()
+    while len(words) > 1 and words[0] in INTERJECTIONS:
+        words = words[1:]
+    return " ".join(words)
+
+
+def shared_start(word_lists: list[list[str]]) -> list[str]:
+    """The words every list starts with."""
+    shared = []
+    for column in zip(*word_lists, strict=False):
+        if len(set(column)) != 1:
+            break
+        shared.append(column[0])
+    return shared
+
+
 def slot_placeholder(slot_type: str) -> str:
     return "zz" + re.sub(r"[^a-z]", "", slot_type.lower())
 
@@ -200,12 +220,30 @@ class Resolver:
         self._templates = tuple(self._compile_templates())
         self._invocation = self._invocation_pattern()
         self._index = self._fuzzy_index()
+        self._frames = MappingProxyType(dict(self._free_text_frames()))
 
     @classmethod
     def from_model(
         cls, path: Path, content: LocaleContent | None = None, phrase_lists: Iterable[Iterable[str]] = ()
     ) -> Resolver:
         return cls(InteractionModel.load(path), content, phrase_lists)
+
+    def free_text(self, intent_name: str | None, query: str) -> str:
+        """What was said, as near as the request tells: a free-text intent's slot text inside the words that
+        all its samples put around the slot ("why {query}" → "why " + query; a device sends only the slot)."""
+        opening, ending = self._frames.get(intent_name or "", ("", ""))
+        return " ".join(part for part in (opening, query.strip(), ending) if part)
+
+    def _free_text_frames(self) -> Iterable[tuple[str, tuple[str, str]]]:
+        for intent in self.model.intents.values():
+            slots = [name for name, slot_type in intent.slots.items() if slot_type == SEARCH_QUERY_TYPE]
+            if len(slots) != 1 or not intent.samples:
+                continue
+            marker = "{" + slots[0] + "}"
+            halves = [sample.split(marker, 1) for sample in intent.samples if marker in sample]
+            opening = shared_start([before.split() for before, _ in halves])
+            ending = shared_start([after.split()[::-1] for _, after in halves])[::-1]
+            yield intent.name, (" ".join(opening), " ".join(ending))
 
     def resolve(self, utterance: str) -> Resolution:
         """A whole utterance as a device would turn it into a request (see the module docstring)."""
@@ -228,7 +266,7 @@ class Resolver:
         exact = self._exact(text)
         if exact is not None:
             return exact
-        best = self._fuzzy(text)
+        best = self._fuzzy(without_interjections(spoken_form(text)))
         loose = self._loose_match(spoken_form(text))
         if loose is not None and (best is None or loose.score > best.score):
             best = loose
@@ -247,11 +285,12 @@ class Resolver:
 
     def _exact(self, text: str) -> Resolution | None:
         spoken = spoken_form(text)
-        exact = self._exact_match(spoken)
-        if exact is None:
-            plain = " ".join(word for word in spoken.split() if word not in FILLERS)
-            exact = self._exact_match(plain) if plain and plain != spoken else None
-        return exact
+        plain = " ".join(word for word in spoken.split() if word not in FILLERS)
+        for candidate in dict.fromkeys((spoken, plain, without_interjections(plain))):
+            exact = self._exact_match(candidate) if candidate else None
+            if exact is not None:
+                return exact
+        return None
 
     # --- invocation phrases ------------------------------------------------------------------
 
@@ -264,7 +303,8 @@ class Resolver:
         link = "|".join(LINK_WORDS)
         connector = "|".join(LAUNCH_CONNECTORS)
         return re.compile(
-            rf"^[\W_]*(?:alexa\b[\W_]*)?(?:(?:{launch})\b[\W_]*(?:(?:{connector})\b[\W_]*)?)?{name}\b[\W_]*(?:(?:{link})\b)?",
+            rf"^[\W_]*(?:alexa\b[\W_]*)?(?:(?:{launch})\b[\W_]*(?:(?:{connector})\b[\W_]*)?)?(?:the\b[\W_]*)?{name}\b"
+            rf"[\W_]*(?:skill\b[\W_]*)?(?:(?:{link})\b)?",
             re.I,
         )
 

@@ -59,6 +59,14 @@ def test_a_safety_text_in_any_free_text_sibling_wins(alexa: AlexaClient) -> None
     assert last_message(answer) == "safety.crisis"
 
 
+def test_a_sibling_puts_its_words_back_before_safety_and_resolution(alexa: AlexaClient) -> None:
+    """A device sends only {query}: the sibling intent says which words came before it."""
+    baby = alexa.intent("FreeTextBabyIntent", query="won't wake up to eat")
+    assert last_message(baby) == "safety.baby_health"
+    why = alexa.intent("FreeTextWhyIntent", query="does my milk let down")
+    assert last_message(why) == "about.letdown"
+
+
 def test_free_text_resolves_to_the_content_answer(alexa: AlexaClient) -> None:
     alexa.launch()
     sore = alexa.intent(FREE_TEXT_INTENT, query="um my nipples are really sore")

@@ -139,3 +139,42 @@ def test_the_app_builds_the_resolver_once(make_app) -> None:
     # en-GB has its own model now; a locale without one (en-NZ) shares en-US's, and none is rebuilt per call.
     assert load_resolver(deps) is deps.resolvers.for_locale("en-US") is deps.resolvers.for_locale("en-NZ")
     assert deps.resolvers.for_locale("en-GB") is deps.resolvers.for_locale("en-GB") is not None
+
+
+@pytest.mark.parametrize(
+    ("intent", "query", "said"),
+    [
+        ("FreeTextWhyIntent", "does my milk let down", "why does my milk let down"),
+        ("FreeTextBabysIntent", " not feeding ", "baby's not feeding"),
+        ("FreeTextEndAtAllIntent", "nothing's dripping", "nothing's dripping at all"),
+        ("FreeTextIntent", "my milk won't come", "my milk won't come"),  # "um {query}", "so {query}"…: nothing shared
+        ("LetDownIntent", "my milk", "my milk"),
+        (None, "my milk", "my milk"),
+    ],
+)
+def test_free_text_puts_back_the_words_a_catch_alls_samples_share(
+    resolver: Resolver, intent: str | None, query: str, said: str
+) -> None:
+    assert resolver.free_text(intent, query) == said
+
+
+def test_the_words_put_back_change_the_answer(resolver: Resolver) -> None:
+    """The reason for the siblings: "why" asks what the let-down is; without it the words ask something else."""
+    assert resolver.understand(resolver.free_text("FreeTextWhyIntent", "does my milk let down")).intent == (
+        "AboutLetDownIntent"
+    )
+    assert resolver.understand("does my milk let down").intent != "AboutLetDownIntent"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("okay stop", "AMAZON.StopIntent"),
+        ("wait pause", "AMAZON.PauseIntent"),
+        ("alright alexa stop it", "AMAZON.StopIntent"),
+        ("okay", "AMAZON.YesIntent"),  # alone, an interjection is the answer itself
+        ("open up the let down helper skill", "LaunchRequest"),
+    ],
+)
+def test_opening_interjections_do_not_hide_the_request(resolver: Resolver, text: str, intent: str) -> None:
+    assert resolver.resolve(text).intent == intent

@@ -26,7 +26,7 @@ const { SkillRequest } = require("virtual-alexa/lib/src/core/SkillRequest");
 const { Utterance } = require("virtual-core");
 
 const FALLBACK_INTENT = "AMAZON.FallbackIntent";
-const LAUNCH_VERBS = ["open", "launch", "start", "begin", "load", "run", "use", "talk to"];
+const LAUNCH_VERBS = ["open up", "open", "launch", "start", "begin", "load", "run", "use", "talk to"];
 const ONE_SHOT_VERBS = ["ask", "tell", ...LAUNCH_VERBS];
 const LINK_WORDS = ["to", "for", "about", "if", "whether", "and", "that"];
 // virtual-core drops these characters from utterances before matching.
@@ -52,11 +52,11 @@ function escapeRegex(text) {
 function splitInvocation(text, invocationName) {
     const spoken = text.toLowerCase().replace(PUNCTUATION, " ").replace(/\s+/g, " ").trim();
     const name = escapeRegex(invocationName.toLowerCase());
-    const launch = new RegExp(`^(?:alexa )?(?:${LAUNCH_VERBS.join("|")}) (?:the )?${name}$`);
+    const launch = new RegExp(`^(?:alexa )?(?:${LAUNCH_VERBS.join("|")}) (?:the )?${name}(?: skill)?$`);
     if (launch.test(spoken)) {
         return { launch: true };
     }
-    const oneShot = new RegExp(`^(?:alexa )?(?:${ONE_SHOT_VERBS.join("|")}) (?:the )?${name} (?:(?:${LINK_WORDS.join("|")}) )?(.+)$`);
+    const oneShot = new RegExp(`^(?:alexa )?(?:${ONE_SHOT_VERBS.join("|")}) (?:the )?${name} (?:skill )?(?:(?:${LINK_WORDS.join("|")}) )?(.+)$`);
     const match = oneShot.exec(spoken);
     return { launch: false, text: match ? match[1] : text };
 }

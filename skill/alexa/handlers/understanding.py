@@ -3,7 +3,8 @@
 `SafetyFirstHandler` runs before every other handler: the safety decision (skill.understanding.safety)
 reads the intent and every slot value, the free-text query included, and a match is answered with the
 safety message alone. `FreeTextHandler` answers the catch-all intents (`FreeText…Intent`, slot `query`):
-the query goes through the skill's own resolver, and the intent it resolves to is answered by the very
+the query, with the words its intent stands for put back ("why" for FreeTextWhyIntent), goes through
+the skill's own resolver, and the intent it resolves to is answered by the very
 handler that answers that intent when Alexa sends it (the request is rebuilt and dispatched again);
 text that resolves to nothing gets the fallback, which ends with the safety line.
 """
@@ -43,7 +44,10 @@ class UnderstandingHandler(SkillRequestHandler):
         resolver = self.resolver(handler_input)
         if resolver is None:
             return safety.SAFETY_INTENTS.get(name)
-        return decide(resolver.safety, name, slot_values(handler_input))
+        texts = slot_values(handler_input)
+        if is_free_text_intent(name):
+            texts = [resolver.free_text(name, text) for text in texts]
+        return decide(resolver.safety, name, texts)
 
 
 class SafetyFirstHandler(UnderstandingHandler):
@@ -78,7 +82,7 @@ class FreeTextHandler(UnderstandingHandler):
         resolver = self.resolver(handler_input)
         if not query or resolver is None:
             return self.fallback(handler_input)
-        understood = resolver.understand(query)
+        understood = resolver.understand(resolver.free_text(intent_name(handler_input), query))
         if understood.route is not None:
             return speak_reply(
                 handler_input, locale_content(handler_input), safety.safety_reply(understood.route)
