@@ -26,7 +26,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from skill.app import create_app  # noqa: E402
+from skill.app import create_serving_app  # noqa: E402
 from skill.config import Config  # noqa: E402
 from skill.playback.catalog import make_token  # noqa: E402
 from tests.support.alexa import AlexaClient  # noqa: E402
@@ -51,7 +51,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def measure(name: str, env: dict[str, str], pki: TestPKI, inject, recover, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    with threaded_server(create_app(Config.from_env(env))) as base_url:
+    with threaded_server(create_serving_app(Config.from_env(env))) as base_url:
         client = AlexaClient(base_url=base_url, pki=pki, user_id=f"amzn1.ask.account.BENCH{uuid.uuid4().hex}")
         token = make_token("breathing-10m")
         client.event("AudioPlayer.PlaybackStarted", token=token, offsetInMilliseconds=0)
@@ -77,7 +77,7 @@ def measure(name: str, env: dict[str, str], pki: TestPKI, inject, recover, secon
 
 
 def races(env: dict[str, str], pki: TestPKI, trials: int) -> None:
-    with threaded_server(create_app(Config.from_env(env))) as base_url:
+    with threaded_server(create_serving_app(Config.from_env(env))) as base_url:
         client = AlexaClient(base_url=base_url, pki=pki)
         barrier = threading.Barrier(2)
         from skill.storage import open_store

@@ -1,6 +1,6 @@
 """The WSGI application: the web service, plus the browser simulator where configuration enables it.
 
-`letdown serve` and `flask --app skill.app run` load `create_app` from here.
+`letdown serve` loads `create_serving_app` from here, `flask --app skill.app run` `create_app`.
 """
 
 from __future__ import annotations
@@ -17,4 +17,12 @@ def create_app(config: Config | None = None) -> Flask:
     app = web.create_app(config)
     if config.simulator_enabled:
         app.register_blueprint(create_simulator_blueprint(web.service_of(app).deps))
+    return app
+
+
+def create_serving_app(config: Config | None = None) -> Flask:
+    """The app `letdown serve` runs: every locale's resolver built before the first request, so that none
+    waits for one (the tools, the tests and a Lambda cold start build only the locales they meet)."""
+    app = create_app(config)
+    web.service_of(app).deps.resolvers.build_all()
     return app

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from skill.app import create_app
+from skill.app import create_serving_app
 from skill.audio_build.cli import add_parser as add_audio_parser
 from skill.config import Config, ConfigError
 from skill.storage import open_store
@@ -36,9 +36,9 @@ def run_serve(args: argparse.Namespace) -> int:
         max_body_bytes=config.max_body_bytes,
     )
     if args.server == "gunicorn":
-        serve_gunicorn(lambda: create_app(config), settings)
+        serve_gunicorn(lambda: create_serving_app(config), settings)
     else:
-        serve_waitress(create_app(config), settings)
+        serve_waitress(create_serving_app(config), settings)
     return 0
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from skill.app import create_app
+from skill.app import create_serving_app
 from skill.config import Config
 from skill.playback.catalog import make_token
 from skill.storage import Change, Outcome, PlaybackUpdate, hash_user_id, open_store
@@ -156,7 +156,7 @@ def postgres_service(
 ) -> Iterator[tuple[str, str, AlexaClient]]:
     env = shared_service_env(pki, tmp_path, audio_dir)
     env["LETDOWN_DATABASE_URL"] = own_postgres.create_database()
-    with threaded_server(create_app(Config.from_env(env))) as base_url:
+    with threaded_server(create_serving_app(Config.from_env(env))) as base_url:
         client = AlexaClient(base_url=base_url, pki=pki, user_id=f"amzn1.ask.account.FAULT{uuid.uuid4().hex}")
         yield base_url, env["LETDOWN_DATABASE_URL"], client
 

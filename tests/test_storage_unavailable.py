@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from skill.app import create_app
+from skill.app import create_serving_app
 from skill.config import Config
 from skill.playback.catalog import make_token
 from skill.storage import hash_user_id
@@ -38,7 +38,7 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def service(pki: TestPKI, tmp_path: Path, broken_storage: Path, audio_dir: Path) -> Iterator[str]:
     env = shared_service_env(pki, tmp_path, audio_dir)
     env["LETDOWN_DATABASE_URL"] = f"sqlite:///{broken_storage}"
-    with threaded_server(create_app(Config.from_env(env))) as base_url:
+    with threaded_server(create_serving_app(Config.from_env(env))) as base_url:
         yield base_url
 
 

@@ -31,6 +31,9 @@ import yaml
 
 from skill.config import DEFAULT_LOCALE
 
+# libyaml's safe loader when PyYAML was built with it: several times faster on the content files
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 DEFAULT_ROOT = Path(__file__).resolve().parent / "locale"
 MESSAGE_FORMS = ("text", "long", "reprompt")
 MESSAGE_KEYS = frozenset({"source", *MESSAGE_FORMS})
@@ -311,7 +314,7 @@ def load_locale_folder(folder: Path) -> tuple[dict[str, Message], dict[str, Any]
         raise ContentError(f"{folder}: no *.yaml files")
     for path in files:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         except yaml.YAMLError as error:
             raise ContentError(f"{path}: not valid YAML: {error}") from None
         if not isinstance(document, dict):

@@ -9,7 +9,7 @@ implementation), cached per word because the vocabulary is small.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -125,16 +125,23 @@ class Normaliser:
             else None
         )
 
-    def canonical(self, text: str) -> str:
-        """Normalised words, fillers dropped, every synonym replaced by its group's canonical phrase."""
-        text = without_fillers(normalise(text))
+    def canonical(self, text: str, memo: MutableMapping[str, str] | None = None) -> str:
+        """Normalised words, fillers dropped, every synonym replaced by its group's canonical phrase.
+
+        `memo` keeps the normal forms (before synonyms, so any locale's Normaliser may share it)."""
+        if memo is None:
+            text = without_fillers(normalise(text))
+        elif text in memo:
+            text = memo[text]
+        else:
+            text = memo[text] = without_fillers(normalise(text))
         if self._pattern is not None:
             text = self._pattern.sub(lambda match: self.synonyms[match.group(0)], text)
         return text
 
-    def key(self, text: str) -> str:
+    def key(self, text: str, memo: MutableMapping[str, str] | None = None) -> str:
         """The fuzzy-matching key: canonical words without stop words, stemmed."""
-        return self.key_of_canonical(self.canonical(text))
+        return self.key_of_canonical(self.canonical(text, memo))
 
     @staticmethod
     def key_of_canonical(canonical: str) -> str:

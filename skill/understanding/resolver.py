@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -34,7 +34,8 @@ from types import MappingProxyType
 from skill.conversation.safety import ROUTE_INTENTS, SAFETY_INTENTS
 from skill.interaction_model import DURATION_TYPE, FALLBACK_INTENT, LAUNCH, LAUNCH_WORDS, IntentDef, InteractionModel
 from skill.speech.content import LocaleContent
-from skill.text import NUMBER_VALUES, spoken_form
+from skill.text import spoken_form
+from skill.understanding.durations import DURATION_WORDS, duration_words
 from skill.understanding.matcher import SampleMatcher
 from skill.understanding.normalise import FILLERS, Normaliser
 from skill.understanding.safety import SafetyLexicon
@@ -98,46 +99,12 @@ BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )  # fmt: skip
 
-_UNIT_SECONDS = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60,
-                 "mins": 60, "hour": 3600, "hours": 3600}  # fmt: skip
-_NUMBER_WORD = "(?:" + "|".join(sorted(NUMBER_VALUES, key=len, reverse=True)) + ")"
-_NUMBER = rf"(?:\d+|{_NUMBER_WORD}(?: {_NUMBER_WORD})?)"  # digits: numbers too long to spell out
-_UNIT = "(?:" + "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)) + ")"
-DURATION_PATTERN = (
-    rf"(?:{_NUMBER} {_UNIT}(?: and a half)?|half (?:a|an) (?:minute|hour)|a (?:minute|hour) and a half"
-    rf"|a couple of {_UNIT}|a few {_UNIT})"
-)
+DURATION_PATTERN = DURATION_WORDS["en"].pattern
 
 
 def spoken_duration_iso(spoken: str) -> str | None:
-    """A spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
-    text = spoken_form(spoken)
-    if not re.fullmatch(DURATION_PATTERN, text):
-        return None
-    if text.startswith("half a"):
-        seconds = _UNIT_SECONDS[text.split()[-1]] // 2
-    else:
-        words = text.split()
-        half = text.endswith("and a half")
-        if half:
-            words = words[:-3]
-        unit = _UNIT_SECONDS[words[-1]]
-        amount_words = words[:-1]
-        if amount_words[:2] == ["a", "couple"]:
-            amount = 2
-        elif amount_words[:2] == ["a", "few"]:
-            amount = 3
-        else:
-            amount = sum(int(word) if word.isdigit() else NUMBER_VALUES[word] for word in amount_words)
-        seconds = amount * unit + (unit // 2 if half else 0)
-    return iso_duration(seconds)
-
-
-def iso_duration(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
-    return "PT" + (parts or "0S")
+    """An English spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
+    return DURATION_WORDS["en"].iso(spoken)
 
 
 @dataclass(frozen=True)
@@ -209,17 +176,21 @@ class Resolver:
         content: LocaleContent | None = None,
         phrase_lists: Iterable[Iterable[str]] = (),
         accept_score: float = ACCEPT_SCORE,
+        build_memo: MutableMapping[str, str] | None = None,
     ) -> None:
+        """`build_memo`: normal forms of sample texts, shared by the resolvers one catalog builds (the English
+        locales share most samples); used while building only, never for what users say."""
         self.model = model
         self.accept_score = accept_score
         self.content = content
         self.safety = SafetyLexicon.from_content(content) if content is not None else SafetyLexicon((), (), None)
         self.normaliser = Normaliser(phrase_lists)
+        self.durations = duration_words(content.locale if content is not None else None)
         self._phrases = self._compile_phrases()
         self._values = self._slot_values()
         self._templates = tuple(self._compile_templates())
         self._invocation = self._invocation_pattern()
-        self._index = self._fuzzy_index()
+        self._index = self._fuzzy_index({} if build_memo is None else build_memo)
         self._frames = MappingProxyType(dict(self._free_text_frames()))
 
     @classmethod
@@ -371,7 +342,7 @@ class Resolver:
     def _valid_value(self, intent: str, slot_name: str, spoken: str) -> bool:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return spoken_duration_iso(spoken) is not None
+            return self.durations.iso(spoken) is not None
         values = self._values.get(slot_type)
         return values is None or not values or spoken in values
 
@@ -404,7 +375,7 @@ class Resolver:
     def _slot(self, intent: str, slot_name: str, spoken: str) -> dict[str, str | None]:
         slot_type = self.model.intents[intent].slots.get(slot_name, "")
         if slot_type == DURATION_TYPE:
-            return {"value": spoken_duration_iso(spoken), "id": None}
+            return {"value": self.durations.iso(spoken), "id": None}
         return {"value": spoken, "id": self.model.value_id(slot_type, spoken)}
 
     def _with_empty_slots(self, intent: str, found: Mapping[str, Mapping[str, str | None]]) -> dict:
@@ -412,7 +383,7 @@ class Resolver:
 
     # --- fuzzy matching --------------------------------------------------------------------------
 
-    def _fuzzy_targets(self) -> Iterable[tuple[str, str]]:
+    def _fuzzy_targets(self, memo: MutableMapping[str, str]) -> Iterable[tuple[str, str]]:
         for intent in self.model.intents.values():
             if (
                 intent.name == FALLBACK_INTENT
@@ -421,24 +392,24 @@ class Resolver:
             ):
                 continue
             for sample in (*intent.samples, *BUILT_IN_PHRASES.get(intent.name, ())):
-                yield intent.name, self._sample_key(intent, sample)
+                yield intent.name, self._sample_key(intent, sample, memo)
 
-    def _sample_key(self, intent: IntentDef, sample: str) -> str:
+    def _sample_key(self, intent: IntentDef, sample: str, memo: MutableMapping[str, str]) -> str:
         def placeholder(match: re.Match[str]) -> str:
             return f" {slot_placeholder(intent.slots.get(match.group(1), ''))} "
 
-        return self.normaliser.key(re.sub(r"\{(\w+)\}", placeholder, sample))
+        return self.normaliser.key(re.sub(r"\{(\w+)\}", placeholder, sample), memo)
 
-    def _fuzzy_index(self) -> _FuzzyIndex:
+    def _fuzzy_index(self, memo: MutableMapping[str, str]) -> _FuzzyIndex:
         seen: dict[str, str] = {}
-        for intent, key in self._fuzzy_targets():
+        for intent, key in self._fuzzy_targets(memo):
             if key and key not in seen:
                 seen[key] = intent
         finders = []
         slot_types = {t for intent in self.model.intents.values() for t in intent.slots.values()}
         for slot_type in sorted(slot_types):
             if slot_type == DURATION_TYPE:
-                pattern = DURATION_PATTERN
+                pattern = self.durations.pattern
             else:
                 values = self.model.types.get(slot_type, ())
                 phrases = {self.normaliser.canonical(phrase) for value in values for phrase in value.phrases()}

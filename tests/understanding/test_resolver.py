@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from skill.app import create_app, create_serving_app
 from skill.config import Config
 from skill.conversation.safety import ROUTE_INTENTS
 from skill.interaction_model import FALLBACK_INTENT, InteractionModel
@@ -15,6 +17,7 @@ from skill.understanding import resolver as resolver_module
 from skill.understanding.catalog import ResolverCatalog, phrase_lists
 from skill.understanding.normalise import Normaliser, normalise
 from skill.understanding.resolver import Resolver
+from skill.web.app import service_of
 
 DEV = yaml.safe_load((Path(__file__).parent / "dev_utterances.yaml").read_text(encoding="utf-8"))["utterances"]
 # The development set's floor: what the resolver reached when the threshold was calibrated, less a margin.
@@ -178,3 +181,49 @@ def test_the_words_put_back_change_the_answer(resolver: Resolver) -> None:
 )
 def test_opening_interjections_do_not_hide_the_request(resolver: Resolver, text: str, intent: str) -> None:
     assert resolver.resolve(text).intent == intent
+
+
+def counting_catalog(locales: tuple[str, ...]) -> tuple[ResolverCatalog, list[str]]:
+    built: list[str] = []
+    model = InteractionModel.load(Config.from_env({}).model_dir / "en-US.json")
+
+    def builder(locale: str):
+        def build() -> Resolver:
+            built.append(locale)
+            return Resolver(model)
+
+        return build
+
+    return ResolverCatalog({locale: builder(locale) for locale in locales}), built
+
+
+def test_the_catalog_builds_a_locales_resolver_once_and_only_when_asked() -> None:
+    catalog, built = counting_catalog(("en-US", "en-GB", "es-US"))
+    assert built == []
+    with ThreadPoolExecutor(max_workers=4) as pool:  # first requests racing for the same locale
+        first = list(pool.map(lambda _: catalog.for_locale("en-GB"), range(8)))
+    assert built == ["en-GB"] and all(resolver is first[0] for resolver in first)
+    assert catalog.for_locale("en-NZ") is catalog.for_locale("en-US")  # an unknown English locale: en-US
+    assert catalog.for_locale("es-MX") is catalog.for_locale("es-US")
+    assert sorted(built) == ["en-GB", "en-US", "es-US"]
+
+
+def test_build_all_builds_every_locale_up_front() -> None:
+    catalog, built = counting_catalog(("en-US", "es-US"))
+    catalog.build_all()
+    assert sorted(built) == ["en-US", "es-US"]
+    catalog.for_locale("es-US")
+    assert len(built) == 2
+
+
+def test_the_served_app_has_every_resolver_before_its_first_request(tmp_path: Path) -> None:
+    """`letdown serve` must not make a request wait for a resolver to be built; the tools build on demand."""
+    env = {"LETDOWN_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    served = service_of(create_serving_app(Config.from_env(env)))
+    lazy = service_of(create_app(Config.from_env(env)))
+    try:
+        assert served.deps.resolvers.built_locales == tuple(sorted(served.deps.models.by_locale()))
+        assert lazy.deps.resolvers.built_locales == ()
+    finally:
+        served.store.close()
+        lazy.store.close()
