@@ -12,6 +12,8 @@ import io
 import itertools
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,6 +34,8 @@ from skill.audio_build.encode import SAMPLE_RATE, band_limit
 from skill.audio_build.loudness import normalise_loudness
 from skill.audio_build.mix import render_stems, render_track
 from skill.audio_build.tts import EngineUnavailable, GttsEngine, PiperEngine, make_engine, resolve_engine_name
+from skill.config import Config
+from skill.playback.catalog import TrackCatalog
 from tests.support.audio import check_alexa_mp3
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -400,3 +404,125 @@ def test_breathing_pattern_speaks_on_the_chosen_breaths_and_counts_seconds() -> 
         (64.1, "Soft shoulders."),  # breath 6: a reminder
     ]
     assert pattern.end_s == 70.0
+
+
+# ----- locale sets: wordless variants (issue 12) ------------------------------------------------------------
+
+LOCALE_TABLES = {
+    "tiny-breath": '[track.locale.es-US]\ntitle = "Respiración corta"\nsubtitle = "Una respiración"\nchimes = [5.0]\n',
+    "tiny-loop": '[track.locale.es-US]\ntitle = "Bucle"\nsubtitle = "Se repite"\n',
+}
+
+
+def with_locale_set(catalog: str = TINY_CATALOG, declaration: str = "[locale.es-US]\nwordless = true\n") -> str:
+    """The tiny catalog with an es-US set of both tracks."""
+    breath_end = 'exhale_words = ["And out, slowly."]\n'
+    text = catalog.replace("[[track]]", declaration + "\n[[track]]", 1)
+    text = text.replace(breath_end, breath_end + LOCALE_TABLES["tiny-breath"])
+    return text + LOCALE_TABLES["tiny-loop"]
+
+
+@pytest.fixture(scope="module")
+def locale_build(
+    cold_build: tuple[BuildOptions, BuildReport], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BuildOptions, BuildReport]:
+    """The tiny catalog with an es-US set, built for real (its voice from the first build's cue cache)."""
+    options, _ = cold_build
+    path = tmp_path_factory.mktemp("catalog-es") / "catalog.toml"
+    path.write_text(with_locale_set(), encoding="utf-8")
+    locale_options = options_like(options, catalog_path=path, out_dir=tmp_path_factory.mktemp("out-es"))
+    return locale_options, build(locale_options)
+
+
+def test_a_wordless_locale_set_is_built_into_its_own_folder_and_manifest(
+    cold_build: tuple[BuildOptions, BuildReport], locale_build: tuple[BuildOptions, BuildReport]
+) -> None:
+    cold_options, _ = cold_build
+    options, report = locale_build
+    # tiny-loop has no words and keeps its chimes: it is its own wordless version, and no copy is built.
+    assert sorted(report.built) == ["es-US/tiny-breath", "tiny-breath", "tiny-loop"]
+    assert report.speech.synthesized == 0, "the variants need no voice"
+    # The catalog's own tracks are exactly what they are without the locale set.
+    for name in ("tiny-breath.mp3", "tiny-loop.mp3", "manifest.json"):
+        assert (options.out_dir / name).read_bytes() == (cold_options.out_dir / name).read_bytes(), name
+    manifest = json.loads((options.out_dir / "es-US" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest == report.locale_manifests["es-US"] and list(manifest) == ["tiny-breath"]
+    entry = manifest["tiny-breath"]
+    check_alexa_mp3(options.out_dir / "es-US" / entry["file"], entry)
+    assert entry["duration_s"] == pytest.approx(10.0, abs=0.1)
+    assert (entry["engine"], entry["voice"], entry["locale"], entry["wordless"]) == (None, None, "es-US", True)
+    assert (entry["title"], entry["subtitle"]) == ("Respiración corta", "Una respiración")
+    spanish = (options.out_dir / "es-US" / "tiny-breath.mp3").read_bytes()
+    assert spanish != (options.out_dir / "tiny-breath.mp3").read_bytes()
+
+    again = build(options)
+    assert again.built == [] and sorted(again.up_to_date) == sorted(report.built)
+    only_spanish = build(options_like(options, locale="es-US", force=True))
+    assert only_spanish.built == ["es-US/tiny-breath"]
+    assert (options.out_dir / "es-US" / "tiny-breath.mp3").read_bytes() == spanish
+    with pytest.raises(CatalogError, match="no locale set 'es-MX'"):
+        build(options_like(options, locale="es-MX"))
+
+
+def test_the_locale_plays_its_variants_and_the_wordless_originals_under_its_titles(
+    locale_build: tuple[BuildOptions, BuildReport],
+) -> None:
+    options, _ = locale_build
+    audio_dir = options.out_dir
+    shutil.copy(options.catalog_path, audio_dir / "catalog.toml")
+    catalog = TrackCatalog.load(Config(audio_dir=audio_dir, public_url="https://letdown.example"))
+    spanish = catalog.for_locale("es-US")
+    assert catalog.locales() == ("es-US",) and catalog.for_locale("en-GB") is catalog
+    breath = spanish.playable("tiny-breath")
+    assert breath is not None and breath.title == "Respiración corta"
+    assert (
+        spanish.stream_url("tiny-breath") == f"https://letdown.example/audio/es-US/tiny-breath.mp3?v={breath.version}"
+    )
+    loop = spanish.playable("tiny-loop")
+    assert loop is not None and (loop.title, loop.subtitle) == ("Bucle", "Se repite")
+    assert spanish.stream_url("tiny-loop") == catalog.stream_url("tiny-loop"), "the same file, no copy"
+    served = catalog.served_file("es-US/tiny-breath.mp3")
+    assert served is not None and served.path == audio_dir / "es-US" / "tiny-breath.mp3"
+    assert catalog.served_file("es-US/tiny-loop.mp3") is None
+
+
+def test_a_wordless_variant_keeps_the_bed_pacing_tone_and_timing_and_drops_every_cue(
+    locale_build: tuple[BuildOptions, BuildReport],
+) -> None:
+    options, _ = locale_build
+    catalog = load_catalog(options.catalog_path)
+    original = catalog.select(["tiny-breath"])[0]
+    [spanish] = catalog.locales
+    variant = spanish.select(["tiny-breath"])[0]
+    assert (spanish.locale, spanish.wordless, variant.cues, variant.length_s) == ("es-US", True, (), original.length_s)
+    assert variant.bed.chimes == (5.0,) and original.bed.chimes == (8.5,)
+
+    speech, _ = CueCache(options.cache_dir, make_engine("piper", catalog.piper), SAMPLE_RATE).speech_for(
+        original.texts, lambda _: None
+    )
+    voiced = render_stems(original, speech, SAMPLE_RATE)
+    wordless = render_stems(variant, {}, SAMPLE_RATE)
+    assert not wordless.voice.any() and wordless.placements == ()
+    assert wordless.duck.min() == 1.0, "nothing to duck under"
+    # The same pacing tone, only set from the voice's usual loudness instead of this voice's.
+    gain = np.sqrt(np.mean(wordless.layers.tone**2) / np.mean(voiced.layers.tone**2))
+    np.testing.assert_allclose(wordless.layers.tone, gain * voiced.layers.tone, atol=1e-9)
+    assert 0.7 < gain < 1.4
+
+
+@pytest.mark.parametrize(
+    ("catalog_text", "message"),
+    [
+        (with_locale_set(declaration=""), "no [locale.es-US] table"),
+        (with_locale_set(declaration="[locale.es-US]\nwordless = false\n"), "only wordless sets"),
+        (with_locale_set(declaration="[locale.es-US]\nvoice = 'x'\n"), "unknown key(s) voice"),
+        (with_locale_set(declaration="[locale.spanish]\nwordless = true\n"), "not a locale like es-US"),
+        (with_locale_set().replace("chimes = [5.0]", "chimes = [12.0]"), "chime at 12.0s is outside"),
+        (with_locale_set().replace('title = "Bucle"', 'cues = []\ntitle = "Bucle"'), "unknown key(s) cues"),
+    ],
+)
+def test_a_broken_locale_set_is_refused_with_its_reason(tmp_path: Path, catalog_text: str, message: str) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(catalog_text, encoding="utf-8")
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        load_catalog(path)

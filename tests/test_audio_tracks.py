@@ -1,5 +1,6 @@
-"""Every built track in audio/ passes Alexa's audio rules, checked independently of the builder
-(`tests.support.audio.check_alexa_mp3`: its own frame parser, mpg123, pyloudnorm)."""
+"""Every built track in audio/ (and the es-US wordless versions in audio/es-US/) passes Alexa's audio rules,
+checked independently of the builder (`tests.support.audio.check_alexa_mp3`: its own frame parser, mpg123,
+pyloudnorm)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ TRACK_IDS = (
     "coach-head-start",
 )
 COACH_CLIPS = tuple(track_id for track_id in TRACK_IDS if track_id.startswith("coach-"))
+# es-US: wordless versions of every voiced track (no coach clips: the es-US coach speaks its rounds); the feed
+# background has no words, so es-US plays its own file.
+SPANISH_DIR = AUDIO_DIR / "es-US"
+SPANISH_IDS = tuple(track_id for track_id in TRACK_IDS if track_id not in COACH_CLIPS and track_id != "feed-background")
 MANIFEST_FIELDS = {
     "file",
     "title",
@@ -48,8 +53,8 @@ MANIFEST_FIELDS = {
 }
 
 
-def read_manifest() -> dict[str, dict[str, Any]]:
-    return json.loads((AUDIO_DIR / "manifest.json").read_text(encoding="utf-8"))
+def read_manifest(folder: Path = AUDIO_DIR) -> dict[str, dict[str, Any]]:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
 
 
 def read_catalog() -> dict[str, Any]:
@@ -115,3 +120,49 @@ def test_coach_clips_are_found_by_id_but_not_offered_as_tracks() -> None:
     assert not set(order) & set(COACH_CLIPS)
     assert order == list(PLAY_ORDER) and len(order) == len(TRACK_IDS) - len(COACH_CLIPS)
     assert catalog.next_track("coach-warmth") is not None and catalog.next_track("coach-warmth").id == order[0]
+
+
+# ----- es-US: the wordless versions (issue 12) ----------------------------------------------------------------
+
+
+def test_es_us_has_a_wordless_version_of_every_voiced_track() -> None:
+    manifest = read_manifest(SPANISH_DIR)
+    assert list(manifest) == list(SPANISH_IDS)
+    english = read_manifest()
+    for track_id, entry in manifest.items():
+        assert set(entry) >= MANIFEST_FIELDS | {"locale", "wordless"}, f"{track_id}: manifest fields missing"
+        assert entry["file"] == f"{track_id}.mp3" and (SPANISH_DIR / entry["file"]).is_file()
+        assert (entry["engine"], entry["voice"], entry["locale"], entry["wordless"]) == (None, None, "es-US", True)
+        assert entry["loop"] is False and entry["sha256"] != english[track_id]["sha256"]
+        assert entry["title"] != english[track_id]["title"], "screens show a Spanish title"
+    committed = {path.name for path in SPANISH_DIR.iterdir()}
+    assert committed == {f"{track_id}.mp3" for track_id in manifest} | {"manifest.json"}, "no stray files"
+
+
+def test_es_us_files_are_exactly_as_long_as_the_originals() -> None:
+    english, spanish = read_manifest(), read_manifest(SPANISH_DIR)
+    for track_id in SPANISH_IDS:
+        assert spanish[track_id]["duration_s"] == english[track_id]["duration_s"], track_id
+
+
+@pytest.mark.parametrize("track_id", SPANISH_IDS)
+def test_wordless_es_us_track_meets_alexa_audio_rules(track_id: str) -> None:
+    entry = read_manifest(SPANISH_DIR)[track_id]
+    check_alexa_mp3(SPANISH_DIR / entry["file"], entry)
+
+
+def test_es_us_plays_its_own_files_the_shared_background_and_no_coach_clip() -> None:
+    catalog = TrackCatalog.load(Config(audio_dir=AUDIO_DIR, public_url="https://letdown.example"))
+    spanish = catalog.for_locale("es-US")
+    assert catalog.locales() == ("es-US",)
+    for locale in ("en-US", "en-GB", "en-AU", "en-CA", "en-IN", None):
+        assert catalog.for_locale(locale) is catalog
+    for track_id in SPANISH_IDS:
+        assert spanish.stream_url(track_id).startswith(f"https://letdown.example/audio/es-US/{track_id}.mp3?v=")
+        assert catalog.served_file(f"es-US/{track_id}.mp3") is not None
+    background = spanish.playable("feed-background")
+    assert background is not None and background.loops and background.title == "Calma para toda la toma"
+    assert spanish.stream_url("feed-background") == catalog.stream_url("feed-background")
+    assert all(spanish.playable(track_id) is None for track_id in COACH_CLIPS)
+    assert spanish.play_order() == list(PLAY_ORDER)
+    assert spanish.nearest_breathing(300) is not None and spanish.nearest_breathing(300).id == "breathing-5m"

@@ -11,6 +11,9 @@ database checks, so concurrent requests cannot mix a state:
 - Pause stores PAUSED and the device's position from `context.AudioPlayer` (when it reports one), unless
   the PlaybackStopped event that goes with it already stored the exact offset.
 AudioPlayer and PlaybackController requests carry no session and never get speech, cards or reprompts.
+
+Which files play: the tracks of the request's content locale (`locale_tracks`): es-US, and es-MX/es-ES that
+get es-US content, play the es-US wordless versions; every English locale plays the original tracks.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from skill.alexa.deps import SkillDeps
 from skill.alexa.interceptors import locale_content
 from skill.alexa.screen import SPOKEN_WORDS_PER_S, add_breathing_screen
 from skill.alexa.slots import resolved_slot_id, slot
-from skill.playback.catalog import Track, iso_duration_seconds, make_token
+from skill.playback.catalog import Track, TrackCatalog, iso_duration_seconds, make_token
 from skill.speech.content import plain_text
 from skill.speech.offers import Offer
 from skill.speech.render import speak, speak_with_audio
@@ -66,6 +69,11 @@ class Position:
 # ----- reading the request --------------------------------------------------------------------------------
 
 
+def locale_tracks(handler_input: HandlerInput, deps: SkillDeps) -> TrackCatalog:
+    """The tracks this request's locale plays: those of the content locale it was given (es-MX → es-US)."""
+    return deps.tracks.for_locale(locale_content(handler_input).locale)
+
+
 def player_state(handler_input: HandlerInput) -> Any:
     """`context.AudioPlayer` (token, offset, activity), or None when the request carries none."""
     return getattr(handler_input.request_envelope.context, "audio_player", None)
@@ -88,7 +96,7 @@ def context_position(handler_input: HandlerInput, deps: SkillDeps) -> Position |
     state = player_state(handler_input)
     if state is None or player_activity(handler_input) not in CURRENT_ACTIVITIES:
         return None
-    track = deps.tracks.track_for_token(state.token)
+    track = locale_tracks(handler_input, deps).track_for_token(state.token)
     if track is None or not track.playable:
         return None
     return Position(track, state.token, clamp_offset(track, state.offset_in_milliseconds))
@@ -98,7 +106,7 @@ def stored_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | 
     """The stored track and offset to resume; None when nothing is stored or the track finished."""
     stored = persistent(handler_input)
     token = stored.get(keys.TRACK_TOKEN)
-    track = deps.tracks.track_for_token(token)
+    track = locale_tracks(handler_input, deps).track_for_token(token)
     if (
         track is None
         or not isinstance(token, str)
@@ -184,7 +192,7 @@ def play_directive(
         audio_item=AudioItem(
             stream=Stream(
                 token=token,
-                url=deps.tracks.stream_url(track.id),
+                url=deps.tracks.url(track),
                 offset_in_milliseconds=offset_ms,
                 expected_previous_token=expected_previous_token,
             ),
@@ -252,7 +260,7 @@ def start_track_response(
     handler_input: HandlerInput, deps: SkillDeps, track_id: str, intro_message_id: str
 ) -> Response:
     """A short spoken intro, then the track: AudioPlayer.Play, SSML <audio>, or a spoken alternative."""
-    track = deps.tracks.playable(track_id)
+    track = locale_tracks(handler_input, deps).playable(track_id)
     if track is not None and supports_audio_player(handler_input):
         content = locale_content(handler_input)
         if content.has(intro_message_id):
@@ -264,12 +272,12 @@ def start_track_response(
 
 
 def fits_in_ssml(deps: SkillDeps, track: Track) -> bool:
-    return track.seconds <= SSML_AUDIO_MAX_S and deps.tracks.stream_url(track.id).startswith("https://")
+    return track.seconds <= SSML_AUDIO_MAX_S and deps.tracks.url(track).startswith("https://")
 
 
 def ssml_audio_response(handler_input: HandlerInput, deps: SkillDeps, track: Track, intro_message_id: str) -> Response:
     """Intro, the track in an SSML <audio> tag, then the offer of another tip (session stays open)."""
-    url = deps.tracks.stream_url(track.id)
+    url = deps.tracks.url(track)
     return speak_with_audio(
         handler_input, locale_content(handler_input), intro_message_id, url, then=NEXT_TIP_OFFER
     ).response
@@ -279,7 +287,7 @@ def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: s
     """What a device that cannot play the track hears instead."""
     if track_id == LETDOWN_TRACK:
         return speak(handler_input, locale_content(handler_input), LETDOWN_SPOKEN, then=NEXT_TIP_OFFER).response
-    if deps.tracks.playable(track_id) is None:
+    if locale_tracks(handler_input, deps).playable(track_id) is None:
         return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     # The message asks whether a short breathing exercise would do instead: Yes answers that offer.
     content = locale_content(handler_input)
@@ -290,7 +298,7 @@ def spoken_alternative(handler_input: HandlerInput, deps: SkillDeps, track_id: s
 
 def breathing_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     duration = iso_duration_seconds(getattr(slot(handler_input, "duration"), "value", None))
-    track = deps.tracks.nearest_breathing(duration)
+    track = locale_tracks(handler_input, deps).nearest_breathing(duration)
     if track is None:
         return speak(handler_input, locale_content(handler_input), "error.generic", reprompt="error.reprompt").response
     response = start_track_response(handler_input, deps, track.id, intro_id(track.id))
@@ -315,7 +323,8 @@ def intro_seconds(response: Response) -> float:
 
 def play_track_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
     spoken = slot(handler_input, "track")
-    track = deps.tracks.get(resolved_slot_id(spoken)) or deps.tracks.find_by_name(getattr(spoken, "value", None))
+    tracks = locale_tracks(handler_input, deps)
+    track = tracks.get(resolved_slot_id(spoken)) or tracks.find_by_name(getattr(spoken, "value", None))
     if track is None:
         return speak(handler_input, locale_content(handler_input), "track.unknown").response
     return start_track_response(handler_input, deps, track.id, intro_id(track.id))
@@ -363,7 +372,8 @@ def skip_response(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Re
 def adjacent_track(handler_input: HandlerInput, deps: SkillDeps, step: int) -> Track | None:
     position = current_position(handler_input, deps)
     current_id = position.track.id if position else None
-    return deps.tracks.next_track(current_id) if step > 0 else deps.tracks.previous_track(current_id)
+    tracks = locale_tracks(handler_input, deps)
+    return tracks.next_track(current_id) if step > 0 else tracks.previous_track(current_id)
 
 
 def not_available_response(handler_input: HandlerInput, deps: SkillDeps) -> Response:
@@ -383,7 +393,7 @@ def event_position(handler_input: HandlerInput, deps: SkillDeps) -> Position | N
     """The stream an AudioPlayer event reports, if it is one of ours; None for foreign or broken tokens."""
     request = handler_input.request_envelope.request
     token = getattr(request, "token", None)
-    track = deps.tracks.track_for_token(token)
+    track = locale_tracks(handler_input, deps).track_for_token(token)
     if track is None or not isinstance(token, str):
         return None
     return Position(track, token, clamp_offset(track, getattr(request, "offset_in_milliseconds", None)))
@@ -432,7 +442,7 @@ def on_playback_failed(handler_input: HandlerInput, deps: SkillDeps) -> Response
     request = handler_input.request_envelope.request
     error = getattr(request, "error", None)
     error_type = getattr(getattr(error, "object_type", None), "value", None)
-    track = deps.tracks.track_for_token(getattr(request, "token", None))
+    track = locale_tracks(handler_input, deps).track_for_token(getattr(request, "token", None))
     log.error(
         "audio playback failed: track=%s type=%s message=%s",
         track.id if track else None,

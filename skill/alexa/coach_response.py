@@ -3,7 +3,9 @@ the session state, the Echo Show screen, and the feed background when the parent
 
 Alexa's limits on SSML audio (platform reference §2): at most 5 <audio> tags and 240 s of audio in the
 speech, 90 s in the reprompt; clips over the limit (or not playable over HTTPS) are replaced by the
-spoken version of the round. Whispering applies to Alexa's words, never to the recorded clips.
+spoken version of the round. Whispering applies to Alexa's words, never to the recorded clips. A locale
+whose tracks have no clips (es-US: its set is wordless, so its coach speaks every round) hears the spoken
+version always.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def render_step(
     seconds = 0.0
     before_clip: float | None = None
     audio_s, audio_tags = 0.0, 0
+    tracks = deps.tracks.for_locale(content.locale)
     for part in step.parts:
-        track = deps.tracks.playable(part.clip)
+        track = tracks.playable(part.clip)
         plays = (
             track is not None
             and audio_player.fits_in_ssml(deps, track)
@@ -66,7 +69,7 @@ def render_step(
             pieces.append(whispered(words) if whisper else words)
         if track is not None and plays:
             before_clip = seconds if before_clip is None else before_clip
-            pieces.append(f'<audio src="{escape_attribute(deps.tracks.stream_url(track.id))}"/>')
+            pieces.append(f'<audio src="{escape_attribute(tracks.url(track))}"/>')
             audio_s, audio_tags = audio_s + track.seconds, audio_tags + 1
             seconds += track.seconds
     ssml = " ".join(pieces)

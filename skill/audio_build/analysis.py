@@ -220,6 +220,14 @@ def pacing_tone(rendered: Rendered) -> PacingTone | None:
     )
 
 
+def breath_timing(
+    samples: np.ndarray, pattern: BreathPattern, sample_rate: int = SAMPLE_RATE
+) -> tuple[float, float, float]:
+    """Median period, rise and fall (s) of a signal's level over the pattern's breaths: of the pacing tone alone,
+    or of a wordless track as decoded, whose whole bed breathes with the tone."""
+    return _breath_timing(samples, sample_rate, pattern)
+
+
 def _breath_timing(tone: np.ndarray, sample_rate: int, pattern: BreathPattern) -> tuple[float, float, float]:
     """Median period, rise and fall of the tone's level (10 ms RMS, smoothed) over the full breaths."""
     frame_s = 0.01

@@ -21,6 +21,9 @@ from skill.audio_build.loudness import integrated_loudness
 
 REFERENCE_RMS = 0.1
 NO_VOICE_LUFS = -24.0  # the reference level of a bed without words (normalising sets its final level)
+# A wordless variant's bed is set as if the voice were there, at the placed cues' usual loudness (measured on
+# the voiced tracks: -26.4 to -25.7 LUFS), so its chimes keep the balance they have over the bed in the original.
+WORDLESS_VOICE_LUFS = -26.0
 TONE_FLOOR = 0.2  # pacing tone level at the bottom of a breath, relative to the top
 TONE_HARMONICS = ((1, 1.0), (2, 0.3), (3, 0.08))
 PAD_NOTES = ((1.0, 1.0, 29.0), (1.5, 0.7, 23.0), (2.0, 0.5, 37.0), (2.5, 0.25, 31.0), (3.0, 0.22, 19.0))
@@ -56,7 +59,8 @@ def synthesize_bed(track: TrackRecipe, sample_rate: int, voice_lufs: float | Non
 
 def bed_layers(track: TrackRecipe, sample_rate: int, voice_lufs: float | None = None) -> BedLayers:
     """The bed's layers, the whole set `level_db` from the voice's measured loudness (`voice_lufs`, the placed
-    cues' integrated loudness; a track without words uses NO_VOICE_LUFS, its level being set by normalising)."""
+    cues' integrated loudness; a track without words uses NO_VOICE_LUFS, its level being set by normalising, and a
+    wordless variant WORDLESS_VOICE_LUFS)."""
     bed = track.bed
     n = round(track.length_s * sample_rate)
     rng = np.random.default_rng(bed.seed)
@@ -69,7 +73,7 @@ def bed_layers(track: TrackRecipe, sample_rate: int, voice_lufs: float | None = 
         tone = db_to_gain(bed.tone_db) * pacing_tone(
             n, sample_rate, track.pattern, bed.tone_low_hz, bed.tone_high_hz, breath
         )
-    reference = NO_VOICE_LUFS if voice_lufs is None else voice_lufs
+    reference = voice_lufs if voice_lufs is not None else WORDLESS_VOICE_LUFS if track.wordless else NO_VOICE_LUFS
     gain = db_to_gain(reference + bed.level_db - integrated_loudness(ambience + tone, sample_rate))
     ambience *= gain
     tone *= gain

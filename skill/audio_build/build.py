@@ -1,4 +1,8 @@
-"""`letdown audio build`: catalog → cues (TTS, cached) → mix → loudness → MP3 + manifest."""
+"""`letdown audio build`: catalog → cues (TTS, cached) → mix → loudness → MP3 + manifest.
+
+The catalog's own tracks go into the output folder; each locale set of the catalog (es-US: wordless
+variants) into its own subfolder `<locale>/`, with its own manifest.json.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from skill.audio_build.cache import CueCache, SynthesisStats
-from skill.audio_build.catalog import TrackRecipe, load_catalog
+from skill.audio_build.catalog import Catalog, CatalogError, TrackRecipe, load_catalog
 from skill.audio_build.encode import SAMPLE_RATE, band_limit, decode_mp3, encode_mp3
 from skill.audio_build.loudness import (
     TARGET_LUFS,
@@ -54,6 +58,7 @@ class BuildOptions:
     cache_dir: Path
     engine: str | None = None  # None: LETDOWN_TTS_ENGINE, else piper
     only: tuple[str, ...] = ()
+    locale: str | None = None  # build only this locale's set (None: the catalog's own tracks and every set)
     progress: bool | None = None  # None: a progress bar when stderr is a terminal
     force: bool = False  # rebuild tracks that are already up to date
     jobs: int = 1
@@ -62,7 +67,8 @@ class BuildOptions:
 @dataclass
 class BuildReport:
     manifest: dict[str, dict[str, Any]]
-    built: list[str] = field(default_factory=list)
+    locale_manifests: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # locale → its manifest
+    built: list[str] = field(default_factory=list)  # track ids; a locale's as "<locale>/<id>"
     up_to_date: list[str] = field(default_factory=list)
     speech: SynthesisStats = field(default_factory=SynthesisStats)
     audio_s: float = 0.0
@@ -82,6 +88,9 @@ class EncodedTrack:
     attempts: int
 
 
+Job = tuple[str, TrackRecipe]  # (the folder under the output folder: "" or a locale, the track)
+
+
 def build(options: BuildOptions, engine: TtsEngine | None = None) -> BuildReport:
     """Builds the selected tracks; a track whose inputs (its definition, the voice, this package's code)
     are unchanged since the last build, and whose file is intact, is left as it is unless `force`."""
@@ -89,52 +98,79 @@ def build(options: BuildOptions, engine: TtsEngine | None = None) -> BuildReport
     catalog = load_catalog(options.catalog_path)
     engine = engine or make_engine(resolve_engine_name(options.engine), catalog.piper)
     cache = CueCache(options.cache_dir, engine, SAMPLE_RATE)
-    report = BuildReport(manifest=_read_manifest(options.out_dir))
-    keys = {track.id: build_key(track, cache) for track in catalog.select(list(options.only))}
-    tracks = []
-    for track in catalog.select(list(options.only)):
-        if not options.force and _is_up_to_date(options.out_dir, report.manifest.get(track.id), keys[track.id]):
-            report.up_to_date.append(track.id)
-        else:
-            tracks.append(track)
+    sets = track_sets(catalog, list(options.only), options.locale)
+    manifests = {folder: _read_manifest(options.out_dir / folder) for folder in sets}
+    report = BuildReport(manifest=manifests.get("", {}))
+    keys = {(folder, track.id): build_key(track, cache) for folder, tracks in sets.items() for track in tracks}
+    jobs: list[Job] = []
+    for folder, tracks in sets.items():
+        for track in tracks:
+            entry = manifests[folder].get(track.id)
+            if not options.force and _is_up_to_date(options.out_dir / folder, entry, keys[(folder, track.id)]):
+                report.up_to_date.append(job_name((folder, track)))
+            else:
+                jobs.append((folder, track))
 
     show = sys.stderr.isatty() if options.progress is None else options.progress
-    texts = [text for track in tracks for text in track.texts]
+    texts = [text for _, track in jobs for text in track.texts]
     with tqdm(total=len(set(texts)), desc="voice cues", unit="cue", disable=not show, file=sys.stderr) as bar:
         speech_started = time.perf_counter()
         speech, report.speech = cache.speech_for(texts, bar.update)
         report.speech_s = time.perf_counter() - speech_started
 
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=len(tracks), desc="tracks", unit="track", disable=not show, file=sys.stderr) as bar:
-        for track, encoded in _encode_all(tracks, speech, options.jobs):
-            _write_atomically(options.out_dir / f"{track.id}.mp3", encoded.mp3)
-            report.manifest[track.id] = manifest_entry(track, encoded, engine, keys[track.id])
-            report.built.append(track.id)
+    with tqdm(total=len(jobs), desc="tracks", unit="track", disable=not show, file=sys.stderr) as bar:
+        for (folder, track), encoded in _encode_all(jobs, speech, options.jobs):
+            (options.out_dir / folder).mkdir(parents=True, exist_ok=True)
+            _write_atomically(options.out_dir / folder / f"{track.id}.mp3", encoded.mp3)
+            manifests[folder][track.id] = manifest_entry(track, encoded, engine, keys[(folder, track.id)])
+            report.built.append(job_name((folder, track)))
             report.audio_s += encoded.duration_s
             report.encode_s += encoded.encode_s
-            report.attempts[track.id] = encoded.attempts
+            report.attempts[job_name((folder, track))] = encoded.attempts
             bar.update(1)
 
-    report.manifest = {track_id: report.manifest[track_id] for track_id in catalog.ids if track_id in report.manifest}
-    manifest_text = json.dumps(report.manifest, indent=2, ensure_ascii=False) + "\n"
-    _write_atomically(options.out_dir / MANIFEST_NAME, manifest_text.encode())
+    for folder, manifest in manifests.items():
+        ids = catalog.ids if not folder else next(s.ids for s in catalog.locales if s.locale == folder)
+        ordered = {track_id: manifest[track_id] for track_id in ids if track_id in manifest}
+        if folder and not ordered:
+            continue  # nothing built for this locale: no empty manifest
+        manifest_text = json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+        _write_atomically(options.out_dir / folder / MANIFEST_NAME, manifest_text.encode())
+        if folder:
+            report.locale_manifests[folder] = ordered
+        else:
+            report.manifest = ordered
     report.total_s = time.perf_counter() - started
     return report
 
 
-def _encode_all(
-    tracks: list[TrackRecipe], speech: dict[str, np.ndarray], jobs: int
-) -> Iterator[tuple[TrackRecipe, EncodedTrack]]:
-    """Encodes tracks, longest first, in `jobs` processes (the result does not depend on `jobs`)."""
-    ordered = sorted(tracks, key=lambda track: -track.length_s)
-    if jobs <= 1 or len(ordered) <= 1:
-        for track in ordered:
-            yield track, encode_track(track, speech)
+def track_sets(catalog: Catalog, only: list[str], locale: str | None = None) -> dict[str, list[TrackRecipe]]:
+    """The selected tracks by output folder: "" for the catalog's own, the locale for each locale set."""
+    sets = {"": catalog.select(only)}
+    sets.update({locale_set.locale: locale_set.select(only) for locale_set in catalog.locales})
+    if locale is None:
+        return sets
+    if locale not in sets or not locale:
+        known = ", ".join(locale_set.locale for locale_set in catalog.locales) or "none"
+        raise CatalogError(f"the catalog has no locale set {locale!r} (known: {known})")
+    return {locale: sets[locale]}
+
+
+def job_name(job: Job) -> str:
+    folder, track = job
+    return f"{folder}/{track.id}" if folder else track.id
+
+
+def _encode_all(jobs: list[Job], speech: dict[str, np.ndarray], workers: int) -> Iterator[tuple[Job, EncodedTrack]]:
+    """Encodes tracks, longest first, in `workers` processes (the result does not depend on `workers`)."""
+    ordered = sorted(jobs, key=lambda job: -job[1].length_s)
+    if workers <= 1 or len(ordered) <= 1:
+        for job in ordered:
+            yield job, encode_track(job[1], speech)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {
-            pool.submit(encode_track, track, {text: speech[text] for text in track.texts}): track for track in ordered
+            pool.submit(encode_track, job[1], {text: speech[text] for text in job[1].texts}): job for job in ordered
         }
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -231,6 +267,7 @@ def manifest_entry(track: TrackRecipe, encoded: EncodedTrack, engine: TtsEngine,
         "engine": engine.name if spoken else None,
         "voice": engine.voice if spoken else None,
         "loop": track.loop,
+        **({"locale": track.locale, "wordless": track.wordless} if track.locale else {}),
         "build_key": key,
     }
 

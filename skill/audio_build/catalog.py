@@ -2,19 +2,25 @@
 
 Spoken cues are either listed per track (`cues`) or generated from a breathing `pattern`, so a ten-minute
 breathing track stays a few readable lines of TOML.
+
+A locale declared with `[locale.<locale>]` gets its own set of the tracks that have a `[track.locale.<locale>]`
+table. A wordless set (the only kind so far: no offline voice for another language installs here) keeps each
+track's bed, pacing tone and chimes and leaves out its cues; the table gives the title and subtitle screens
+show, and may move the chimes (where a chime has to say what the words said). A track that has no words and
+keeps its chimes is its own wordless version: the locale plays its file (skill.playback.catalog), none is built.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from skill.playback.catalog import CatalogError, read_catalog_file
+from skill.playback.catalog import LOCALE_KEY, CatalogError, declared_locales, read_catalog_file
 
-__all__ = ["BreathPattern", "Catalog", "CatalogError", "PiperSettings", "TrackRecipe", "load_catalog"]
+__all__ = ["BreathPattern", "Catalog", "CatalogError", "LocaleSet", "PiperSettings", "TrackRecipe", "load_catalog"]
 
 BED_TYPES = ("breathing", "ambient")
 KINDS = ("track", "clip")  # a clip is a coach round's guided audio, played inside a spoken answer (SSML)
@@ -137,6 +143,8 @@ class TrackRecipe:
     fade_in_s: float = 2.0
     fade_out_s: float = 3.0
     kind: str = "track"
+    locale: str | None = None  # a locale's variant of the track (built into audio/<locale>/)
+    wordless: bool = False  # the variant leaves out the cues: bed, pacing tone and chimes only
 
     @property
     def texts(self) -> list[str]:
@@ -154,9 +162,27 @@ class PiperSettings:
 
 
 @dataclass(frozen=True)
+class LocaleSet:
+    """A locale's own versions of some of the tracks, built into audio/<locale>/ with their own manifest."""
+
+    locale: str
+    wordless: bool
+    tracks: tuple[TrackRecipe, ...]
+    shared: tuple[str, ...] = ()  # tracks without words in the set: the locale plays their own file
+
+    @property
+    def ids(self) -> list[str]:
+        return [track.id for track in self.tracks]
+
+    def select(self, only: list[str] | None) -> list[TrackRecipe]:
+        return [track for track in self.tracks if not only or track.id in only]
+
+
+@dataclass(frozen=True)
 class Catalog:
     tracks: tuple[TrackRecipe, ...]
     piper: PiperSettings = field(default_factory=PiperSettings)
+    locales: tuple[LocaleSet, ...] = ()
 
     @property
     def ids(self) -> list[str]:
@@ -173,8 +199,9 @@ class Catalog:
 
 def load_catalog(path: Path) -> Catalog:
     data = read_catalog_file(path)
-    _check_keys(data, {"piper", "track"}, "catalog")
-    tracks = tuple(_parse_track(entry) for entry in data.get("track", []))
+    _check_keys(data, {"piper", "track", LOCALE_KEY}, "catalog")
+    entries = data.get("track", [])
+    tracks = tuple(_parse_track(entry) for entry in entries)
     if not tracks:
         raise CatalogError(f"{path}: no [[track]] entries")
     ids = [track.id for track in tracks]
@@ -183,13 +210,71 @@ def load_catalog(path: Path) -> Catalog:
         raise CatalogError(f"duplicate track id(s): {', '.join(duplicates)}")
     piper_data = data.get("piper", {})
     _check_keys(piper_data, set(PiperSettings.__dataclass_fields__), "[piper]")
-    return Catalog(tracks=tracks, piper=PiperSettings(**piper_data))
+    locales = _parse_locales(data, entries, tracks)
+    return Catalog(tracks=tracks, piper=PiperSettings(**piper_data), locales=locales)
+
+
+def _parse_locales(
+    data: Mapping[str, Any], entries: list[Mapping[str, Any]], tracks: tuple[TrackRecipe, ...]
+) -> tuple[LocaleSet, ...]:
+    declared = declared_locales(data)
+    for entry in entries:
+        if not isinstance(entry.get(LOCALE_KEY, {}), Mapping):
+            raise CatalogError(f"track {entry.get('id')!r}: `locale` must hold one table per locale")
+        undeclared = sorted(set(entry.get(LOCALE_KEY, {})) - set(declared))
+        if undeclared:
+            raise CatalogError(f"track {entry.get('id')!r}: no [locale.{undeclared[0]}] table declares that locale")
+    sets = []
+    for locale in declared:
+        where = f"[locale.{locale}]"
+        settings = data[LOCALE_KEY][locale]
+        _check_keys(settings, {"wordless"}, where)
+        if settings.get("wordless") is not True:
+            raise CatalogError(f"{where}: only wordless sets can be built (wordless = true): no voice speaks {locale}")
+        variants, shared = [], []
+        for entry, track in zip(entries, tracks, strict=True):
+            if locale in entry.get(LOCALE_KEY, {}):
+                variant = _wordless_variant(track, locale, entry[LOCALE_KEY][locale])
+                # A track without words whose chimes stay is its own wordless version: no copy of it is built.
+                if track.cues or variant.bed != track.bed:
+                    variants.append(variant)
+                else:
+                    shared.append(track.id)
+        sets.append(LocaleSet(locale=locale, wordless=True, tracks=tuple(variants), shared=tuple(shared)))
+    return tuple(sets)
+
+
+def _wordless_variant(track: TrackRecipe, locale: str, table: Mapping[str, Any]) -> TrackRecipe:
+    """The track without its cues: the same bed (its noise seeded by the same id), pacing tone and timing."""
+    where = f"track {track.id!r} [track.locale.{locale}]"
+    if not isinstance(table, Mapping):
+        raise CatalogError(f"{where} must be a table")
+    _check_keys(table, {"title", "subtitle", "chimes"}, where)
+    bed = track.bed
+    if "chimes" in table:
+        bed = replace(bed, chimes=tuple(float(at) for at in table["chimes"]))
+    pattern = track.pattern
+    if pattern is not None:
+        pattern = replace(pattern, inhale_words=(), exhale_words=(), reminders=())  # its timing is all that is used
+    variant = replace(
+        track,
+        title=str(table.get("title", track.title)),
+        subtitle=str(table.get("subtitle", track.subtitle)),
+        bed=bed,
+        cues=(),
+        pattern=pattern,
+        locale=locale,
+        wordless=True,
+    )
+    _check_timing(variant, where)
+    return variant
 
 
 def _parse_track(entry: Mapping[str, Any]) -> TrackRecipe:
     track_id = str(entry.get("id", "?"))
     where = f"track {track_id!r}"
     allowed = {
+        LOCALE_KEY,
         "id",
         "title",
         "subtitle",

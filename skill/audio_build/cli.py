@@ -24,6 +24,12 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--only", nargs="+", metavar="ID", default=[], help="build only these track ids")
     parser.add_argument(
+        "--locale",
+        default=None,
+        metavar="LOCALE",
+        help="build only this locale's set of the catalog (es-US: the wordless versions in audio/es-US/)",
+    )
+    parser.add_argument(
         "--out-dir",
         type=Path,
         default=PROJECT_AUDIO_DIR,
@@ -73,6 +79,7 @@ def run_build(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir or default_cache_dir(),
         engine=args.engine,
         only=tuple(args.only),
+        locale=args.locale,
         progress=args.progress,
         force=args.force,
         jobs=max(1, args.jobs),

@@ -1,5 +1,9 @@
 """The playable track catalog: audio/catalog.toml (what each track is) + audio/manifest.json (what was built).
 
+A locale with a `[locale.<locale>]` table in the catalog (es-US: wordless versions of the tracks, issue 12)
+has its own built files in audio/<locale>/ with their own manifest; `TrackCatalog.for_locale` gives the
+catalog that locale plays (the same ids, its own files and screen titles), every other locale the default one.
+
 Also the small pure helpers the AudioPlayer code needs: stream URLs, tokens, AMAZON.DURATION parsing,
 picking a breathing length, the Next/Previous order and matching a spoken track name.
 """
@@ -26,6 +30,8 @@ log = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.toml"
 MANIFEST_FILE = "manifest.json"
+LOCALE_KEY = "locale"  # [locale.<locale>] declares a locale's variants; [track.locale.<locale>] is a track's
+_LOCALE = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
 TRACK_NAME_TYPE = "TrackName"  # the interaction model's slot type naming tracks
 
 # Next/Previous walk this list (and wrap around at either end), following the arc of a feed or pumping
@@ -95,6 +101,7 @@ class Track:
     synonyms: tuple[str, ...] = ()
     breathing: BreathingPattern | None = None
     clip: bool = False  # a coach clip (kind = "clip"): played by id inside a spoken answer, never offered alone
+    wordless: bool = False  # the built file has no words in it (its manifest entry names no voice)
 
     @property
     def playable(self) -> bool:
@@ -130,42 +137,55 @@ class TrackCatalog:
         public_url: str,
         audio_base_url: str | None = None,
         files: Mapping[str, ServedFile] | None = None,
+        locales: Mapping[str, TrackCatalog] | None = None,
     ) -> None:
         self._tracks = MappingProxyType({track.id: track for track in tracks})
         self._public_url = public_url.rstrip("/")
         self._audio_base_url = audio_base_url.rstrip("/") if audio_base_url else None
         self._files: Mapping[str, ServedFile] = MappingProxyType(dict(files or {}))
+        self._locales: Mapping[str, TrackCatalog] = MappingProxyType(dict(locales or {}))
 
     @classmethod
     def load(cls, config: Config, models: ModelCatalog | None = None) -> TrackCatalog:
-        """The catalog of `config.audio_dir`; track names come from `models` (else read from config.model_dir)."""
+        """The catalog of `config.audio_dir`; track names come from `models` (else read from config.model_dir).
+
+        The locales the catalog declares get their own catalogs of the same tracks (see `for_locale`); this
+        one serves every built file, theirs included (`<locale>/<id>.mp3`). A track that has no words needs no
+        variant of its own: the locale plays the track's own file, under the locale's title (the builder builds
+        no copy of it)."""
         audio_dir = Path(config.audio_dir)
-        entries = read_catalog(audio_dir / CATALOG_FILE)
-        manifest = read_manifest(audio_dir / MANIFEST_FILE)
+        path = audio_dir / CATALOG_FILE
+        if path.exists():
+            data = read_catalog_file(path)
+        else:
+            log.warning("no track catalog at %s: no tracks are playable", path)
+            data = {}
+        entries = catalog_tracks(data, path)
         synonyms = track_synonyms(models or ModelCatalog.load(config.model_dir))
-        tracks, files = [], {}
-        for entry in entries:
-            track = replace(entry, synonyms=synonyms.get(entry.id, ()))
-            built = manifest.get(entry.id)
-            served = locate_built_file(audio_dir, entry.id, built)
-            if built is None or served is None:
-                tracks.append(track)
-                continue
-            file_name, served_file = served
-            files[file_name] = served_file
-            tracks.append(
-                replace(
-                    track,
-                    file=file_name,
-                    sha256=served_file.sha256,
-                    duration_s=_float_or_none(built.get("duration_s")),
-                    loops=track.loops or bool(built.get("loop", False)),
-                )
+        named = [replace(entry, synonyms=synonyms.get(entry.id, ())) for entry in entries]
+        tracks, files = built_tracks(audio_dir, named)
+        warn_unbuilt(tracks, "")
+        originals = {track.id: track for track in tracks}
+        locales = {}
+        for locale in declared_locales(data):
+            variants = locale_variants(data, locale, {track.id: track for track in named})
+            locale_tracks, locale_files = built_tracks(audio_dir / locale, variants, prefix=f"{locale}/")
+            locale_tracks = [shared_if_wordless(track, originals[track.id]) for track in locale_tracks]
+            warn_unbuilt(locale_tracks, f" for {locale}")
+            files.update(locale_files)
+            locales[locale] = cls(
+                locale_tracks, public_url=config.public_url, audio_base_url=config.audio_base_url, files=locale_files
             )
-        unbuilt = [track.id for track in tracks if not track.playable]
-        if unbuilt:
-            log.warning("tracks without a built file (not playable): %s", ", ".join(unbuilt))
-        return cls(tracks, public_url=config.public_url, audio_base_url=config.audio_base_url, files=files)
+        return cls(
+            tracks, public_url=config.public_url, audio_base_url=config.audio_base_url, files=files, locales=locales
+        )
+
+    def for_locale(self, locale: str | None) -> TrackCatalog:
+        """The tracks a content locale plays: its own variants if the catalog declares that locale, else these."""
+        return self._locales.get(locale or "", self)
+
+    def locales(self) -> tuple[str, ...]:
+        return tuple(self._locales)
 
     # ----- lookup -------------------------------------------------------------------------------------
 
@@ -186,10 +206,17 @@ class TrackCatalog:
     # ----- URLs and tokens ----------------------------------------------------------------------------
 
     def stream_url(self, track_id: str) -> str:
-        """Absolute URL of a built track: the CDN base if configured, else this service's /audio route."""
+        """Absolute URL of a built track of this catalog (see `url`)."""
         track = self.playable(track_id)
-        if track is None or track.file is None:
+        if track is None:
             raise KeyError(f"track {track_id!r} is not playable")
+        return self.url(track)
+
+    def url(self, track: Track) -> str:
+        """Absolute URL of a built track (of any locale's catalog): the CDN base if configured, else this
+        service's /audio route."""
+        if track.file is None or track.sha256 is None:
+            raise KeyError(f"track {track.id!r} is not playable")
         base = self._audio_base_url or f"{self._public_url}/audio"
         return f"{base}/{quote(track.file)}?{VERSION_PARAM}={track.version}"
 
@@ -317,7 +344,11 @@ def read_catalog(path: Path) -> list[Track]:
     if not path.exists():
         log.warning("no track catalog at %s: no tracks are playable", path)
         return []
-    entries = read_catalog_file(path).get("track", [])
+    return catalog_tracks(read_catalog_file(path), path)
+
+
+def catalog_tracks(data: Mapping[str, Any], path: Path) -> list[Track]:
+    entries = data.get("track", [])
     tracks = []
     for entry in entries:
         try:
@@ -335,6 +366,70 @@ def read_catalog(path: Path) -> list[Track]:
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"{path}: a [[track]] entry lacks id, title or length_s ({error!r})") from error
     return tracks
+
+
+def declared_locales(data: Mapping[str, Any]) -> list[str]:
+    """The locales with a [locale.<locale>] table: each plays its own variants of the tracks."""
+    tables = data.get(LOCALE_KEY, {})
+    if not isinstance(tables, dict) or not all(isinstance(table, dict) for table in tables.values()):
+        raise CatalogError("`locale` must hold one table per locale ([locale.es-US])")
+    bad = sorted(locale for locale in tables if not _LOCALE.match(locale))
+    if bad:
+        raise CatalogError(f"not a locale like es-US: {', '.join(bad)}")
+    return list(tables)
+
+
+def locale_variants(data: Mapping[str, Any], locale: str, tracks: Mapping[str, Track]) -> list[Track]:
+    """The tracks with a [track.locale.<locale>] table, with that table's title and subtitle (what screens show)."""
+    variants = []
+    for entry in data.get("track", []):
+        tables = entry.get(LOCALE_KEY)
+        table = tables.get(locale) if isinstance(tables, dict) else None
+        track = tracks.get(str(entry.get("id")))
+        if isinstance(table, dict) and track is not None:
+            title, subtitle = table.get("title", track.title), table.get("subtitle", track.subtitle)
+            variants.append(replace(track, title=str(title), subtitle=str(subtitle)))
+    return variants
+
+
+def shared_if_wordless(variant: Track, original: Track) -> Track:
+    """A locale's variant, or where it has no file of its own and the original has no words, the original under
+    the variant's title and subtitle."""
+    if variant.playable or not (original.playable and original.wordless):
+        return variant
+    return replace(original, title=variant.title, subtitle=variant.subtitle)
+
+
+def built_tracks(audio_dir: Path, tracks: list[Track], prefix: str = "") -> tuple[list[Track], dict[str, ServedFile]]:
+    """The tracks with what `audio_dir`'s manifest says was built for them, and the files served by name
+    (`prefix` + the manifest's file name)."""
+    manifest = read_manifest(audio_dir / MANIFEST_FILE)
+    found, files = [], {}
+    for track in tracks:
+        built = manifest.get(track.id)
+        served = locate_built_file(audio_dir, track.id, built)
+        if built is None or served is None:
+            found.append(track)
+            continue
+        file_name, served_file = prefix + served[0], served[1]
+        files[file_name] = served_file
+        found.append(
+            replace(
+                track,
+                file=file_name,
+                sha256=served_file.sha256,
+                duration_s=_float_or_none(built.get("duration_s")),
+                loops=track.loops or bool(built.get("loop", False)),
+                wordless=built.get("voice") is None,
+            )
+        )
+    return found, files
+
+
+def warn_unbuilt(tracks: list[Track], where: str) -> None:
+    unbuilt = [track.id for track in tracks if not track.playable]
+    if unbuilt:
+        log.warning("tracks without a built file%s (not playable): %s", where, ", ".join(unbuilt))
 
 
 def read_pattern(pattern: Any) -> BreathingPattern | None:
