@@ -48,6 +48,7 @@ SETS = {
     "eval": REPO_ROOT / "tests" / "nlu" / "eval_set.yaml",
     "dev": REPO_ROOT / "tests" / "nlu" / "dev_set.yaml",
     "dev2": REPO_ROOT / "tests" / "nlu" / "dev_set_2.yaml",
+    "dev3": REPO_ROOT / "tests" / "nlu" / "dev_set_3.yaml",
 }
 MODEL_PATH = REPO_ROOT / "interaction_model" / "en-US.json"
 NODE_TOOLS = REPO_ROOT / "tools" / "nlu"

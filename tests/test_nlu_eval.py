@@ -24,7 +24,8 @@ MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
 EVAL = bench_nlu.load_set(bench_nlu.SETS["eval"])
 DEV = bench_nlu.load_set(bench_nlu.SETS["dev"])
 DEV2 = bench_nlu.load_set(bench_nlu.SETS["dev2"])
-SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2}
+DEV3 = bench_nlu.load_set(bench_nlu.SETS["dev3"])
+SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3}
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -63,7 +64,7 @@ def fixed_phrases(model: InteractionModel) -> tuple[set[str], list[re.Pattern[st
     return literal, patterns
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
 def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
     path = bench_nlu.SETS[name]
     header = path.read_text(encoding="utf-8")
@@ -71,18 +72,18 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        assert len(SETS[name]) >= {"dev": 80, "dev2": 230}[name]
+        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150}[name]
         assert "MAY read" in header and "held_out: false" in header
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
 def test_labels_are_known_intents_with_defined_answers(name: str) -> None:
     for case in SETS[name]:
         assert case.intent in KNOWN_INTENTS, case
         assert case.intent in ACCEPTABLE_ANSWERS, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
 def test_routes_follow_the_contract(name: str) -> None:
     for case in SETS[name]:
         if case.intent in SAFETY_INTENTS:
@@ -92,7 +93,7 @@ def test_routes_follow_the_contract(name: str) -> None:
             assert case.route is None, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
 def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
     for case in SETS[name]:
         for answer in case.answers:
@@ -100,11 +101,11 @@ def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
 
 
 def test_no_utterance_appears_twice_in_or_across_the_sets() -> None:
-    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV, *DEV2))
+    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV, *DEV2, *DEV3))
     assert [text for text, count in counts.items() if count > 1] == []
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
 def test_no_utterance_is_a_sample_of_the_generated_model(name: str) -> None:
     literal, patterns = fixed_phrases(MODEL)
     copies = []
@@ -166,6 +167,32 @@ def test_the_second_development_set_covers_the_skill_as_parents_ask() -> None:
     assert sum(case.near_miss for case in DEV2) >= 25
     crisis = [case.text for case in DEV2 if case.route == "crisis"]
     assert sum("suicid" in text for text in crisis) * 2 < len(crisis)  # mostly said indirectly
+
+
+def test_the_third_development_set_aims_at_the_weak_spots() -> None:
+    """dev_set_3.yaml's quotas (briefs/r3-devset3.md): the intents understood worst, and indirect safety."""
+    per_intent = Counter(case.intent for case in DEV3 if not case.near_miss)
+    least_per_intent = {
+        "AMAZON.ResumeIntent": 12,
+        "AMAZON.StopIntent": 10,
+        "TellMeMoreIntent": 10,
+        "AMAZON.RepeatIntent": 6,
+        "AMAZON.PauseIntent": 6,
+        "LetDownBlockersIntent": 12,
+        "PainTipIntent": 10,
+        "AboutLetDownIntent": 10,
+        "ComfortTipIntent": 10,
+        "LetDownFeelIntent": 12,
+        "LetDownSignsIntent": 10,
+        "PumpingAwayTipIntent": 8,
+    }
+    assert {
+        intent: per_intent[intent] for intent, least in least_per_intent.items() if per_intent[intent] < least
+    } == {}
+    routes = Counter(case.route for case in DEV3 if case.is_safety)
+    assert routes["crisis"] >= 15 and routes["low_mood"] >= 10
+    crisis = [case.text for case in DEV3 if case.route == "crisis"]
+    assert not any("suicid" in text or "kill myself" in text for text in crisis)  # all said indirectly
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
