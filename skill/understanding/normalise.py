@@ -49,6 +49,7 @@ _SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rf"\b(?:{pattern})\b"), canonical)
     for pattern, canonical in (
         (r"let downs|letdowns|let down|letting down|lets down|let dow", "letdown"),
+        (r"un pause", "unpause"),
         (r"d mer|dee mer|d m e r|demur|demure|d mare|dmer|dee emm ee are", "dmer"),
         (r"nappies|nappy|diapers", "diaper"),
         (r"mum|momma|mama|mommy|mummy", "mom"),
