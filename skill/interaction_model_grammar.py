@@ -24,17 +24,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 from hassil.errors import MissingRuleError
 from hassil.expression import Sentence
 from hassil.parse_expression import ParseError, parse_sentence
 from hassil.sample import sample_expression
 
 from skill.text import spoken_form
+from skill.yaml_files import YAMLError, read_yaml
 
 DEFAULT_TEMPLATE_CAP = 400
-# libyaml's safe loader when PyYAML was built with it (ten times faster on the large grammar files)
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FALLBACK_SENSITIVITY = "LOW"
 _SLOT_REFERENCE = re.compile(r"\{([^{}]*)\}")
 # hassil reads ";" as a permutation and "\" as an escape: neither is wanted in an Alexa sample.
@@ -139,8 +137,8 @@ def read_grammar_document(path: Path, seen: tuple[Path, ...] = ()) -> Any:
     (en-US) and adds its own words. Its phrase lists add to the parent's lists of the same name, its intents'
     samples to the parent's templates, its slot type values to the parent's; anything else replaces."""
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except yaml.YAMLError as error:
+        document = read_yaml(path)
+    except YAMLError as error:
         raise GrammarError(f"{path}: not YAML: {error}") from error
     if not isinstance(document, Mapping) or "extends" not in document:
         return document

@@ -27,12 +27,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from skill.config import DEFAULT_LOCALE
-
-# libyaml's safe loader when PyYAML was built with it: several times faster on the content files
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from skill.yaml_files import YAMLError, read_yaml
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "locale"
 MESSAGE_FORMS = ("text", "long", "reprompt")
@@ -314,8 +310,8 @@ def load_locale_folder(folder: Path) -> tuple[dict[str, Message], dict[str, Any]
         raise ContentError(f"{folder}: no *.yaml files")
     for path in files:
         try:
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
-        except yaml.YAMLError as error:
+            document = read_yaml(path) or {}
+        except YAMLError as error:
             raise ContentError(f"{path}: not valid YAML: {error}") from None
         if not isinstance(document, dict):
             raise ContentError(f"{path}: top level must be a mapping of message ids")

@@ -3,10 +3,9 @@
 from skill.understanding.durations import iso_duration
 from skill.understanding.resolver import (
     BUILT_IN_PHRASES,
-    DURATION_PATTERN,
     Resolution,
     Resolver,
     spoken_duration_iso,
 )
 
-__all__ = ["BUILT_IN_PHRASES", "DURATION_PATTERN", "Resolution", "Resolver", "iso_duration", "spoken_duration_iso"]
+__all__ = ["BUILT_IN_PHRASES", "Resolution", "Resolver", "iso_duration", "spoken_duration_iso"]

@@ -101,8 +101,6 @@ BUILT_IN_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )  # fmt: skip
 
-DURATION_PATTERN = DURATION_WORDS["en"].pattern
-
 
 def spoken_duration_iso(spoken: str) -> str | None:
     """An English spoken duration ("ten minutes", "a minute and a half", "90 seconds") as ISO 8601 (PT10M)."""
@@ -244,8 +242,9 @@ class Resolver:
         exact = self._exact(text)
         if exact is not None:
             return exact
-        best = self._fuzzy(without_interjections(spoken_form(text)))
-        loose = self._loose_match(spoken_form(text))
+        spoken = spoken_form(text)
+        best = self._fuzzy(without_interjections(spoken))
+        loose = self._loose_match(spoken)
         if loose is not None and (best is None or loose.score > best.score or carries_more(loose, best)):
             best = loose
         if best is None or best.score < self.accept_score:
