@@ -25,7 +25,8 @@ EVAL = bench_nlu.load_set(bench_nlu.SETS["eval"])
 DEV = bench_nlu.load_set(bench_nlu.SETS["dev"])
 DEV2 = bench_nlu.load_set(bench_nlu.SETS["dev2"])
 DEV3 = bench_nlu.load_set(bench_nlu.SETS["dev3"])
-SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3}
+DEV4 = bench_nlu.load_set(bench_nlu.SETS["dev4"])
+SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4}
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -64,7 +65,7 @@ def fixed_phrases(model: InteractionModel) -> tuple[set[str], list[re.Pattern[st
     return literal, patterns
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
 def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
     path = bench_nlu.SETS[name]
     header = path.read_text(encoding="utf-8")
@@ -72,18 +73,18 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150}[name]
+        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150}[name]
         assert "MAY read" in header and "held_out: false" in header
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
 def test_labels_are_known_intents_with_defined_answers(name: str) -> None:
     for case in SETS[name]:
         assert case.intent in KNOWN_INTENTS, case
         assert case.intent in ACCEPTABLE_ANSWERS, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
 def test_routes_follow_the_contract(name: str) -> None:
     for case in SETS[name]:
         if case.intent in SAFETY_INTENTS:
@@ -93,7 +94,7 @@ def test_routes_follow_the_contract(name: str) -> None:
             assert case.route is None, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
 def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
     for case in SETS[name]:
         for answer in case.answers:
@@ -101,11 +102,11 @@ def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
 
 
 def test_no_utterance_appears_twice_in_or_across_the_sets() -> None:
-    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV, *DEV2, *DEV3))
+    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV, *DEV2, *DEV3, *DEV4))
     assert [text for text, count in counts.items() if count > 1] == []
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3"])
+@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
 def test_no_utterance_is_a_sample_of_the_generated_model(name: str) -> None:
     literal, patterns = fixed_phrases(MODEL)
     copies = []
@@ -193,6 +194,30 @@ def test_the_third_development_set_aims_at_the_weak_spots() -> None:
     assert routes["crisis"] >= 15 and routes["low_mood"] >= 10
     crisis = [case.text for case in DEV3 if case.route == "crisis"]
     assert not any("suicid" in text or "kill myself" in text for text in crisis)  # all said indirectly
+
+
+def test_the_fourth_development_set_was_written_for_the_remaining_weak_spots() -> None:
+    """dev_set_4.yaml's quotas (written blind to the model, measured before any tuning): the intents still
+    understood worst, mid-audio resume and stop, indirect safety, and idioms that must not raise it."""
+    per_intent = Counter(case.intent for case in DEV4 if not case.near_miss)
+    least_per_intent = {
+        "AMAZON.ResumeIntent": 12,
+        "AMAZON.StopIntent": 12,
+        "LetDownBlockersIntent": 12,
+        "PainTipIntent": 12,
+        "AboutLetDownIntent": 12,
+        "ComfortTipIntent": 12,
+        "LetDownFeelIntent": 12,
+        "LetDownSignsIntent": 12,
+    }
+    assert {
+        intent: per_intent[intent] for intent, least in least_per_intent.items() if per_intent[intent] < least
+    } == {}
+    routes = Counter(case.route for case in DEV4 if case.is_safety)
+    assert routes["crisis"] >= 15 and routes["low_mood"] >= 10 and set(routes) == set(SAFETY_ROUTES)
+    assert sum(case.near_miss for case in DEV4) >= 10
+    crisis = [case.text for case in DEV4 if case.route == "crisis"]
+    assert not any("suicid" in text or "kill myself" in text for text in crisis)
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------

@@ -12,9 +12,10 @@ One resolver serves the request path (the free-text intent's second stage, `unde
    the words in the free-text intent (tests/understanding/test_free_text.py checks both paths agree).
 
 `understand` (the second stage, for free text): safety first; then an exact or slot-template match; then
-the best fuzzy match over every sample, accepted above a threshold calibrated on a development set
-(tests/understanding/dev_utterances.yaml) and, for text that looks like safety, only at high confidence;
-else AMAZON.FallbackIntent.
+the best fuzzy match over every sample (idioms read as their plain words: "dying for a coffee"), accepted
+above a threshold calibrated on a development set (tests/understanding/dev_utterances.yaml) and, for text that
+looks like safety, only at high confidence; else, for typed text in clauses, the clause understood best; else
+AMAZON.FallbackIntent.
 
 The fuzzy match uses rapidfuzz (a maintained C++ string-matching library): its token-set and token-sort
 ratios over normalised, stemmed, synonym-folded words tolerate word order, extra words and misspellings,
@@ -64,6 +65,8 @@ LOOSE_MIN_LITERAL_WORDS = 2
 LAUNCH_PHRASES = ("open up", "talk to", "speak to")
 # Spanish puts "a" between the verb and the name: "pide a ayuda de bajada de leche un consejo".
 LAUNCH_CONNECTORS = ("a",)
+# Where typed text breaks into clauses (speech recognition writes none of these).
+CLAUSE_BREAK = re.compile(r"[,;.!?]+|\s[-–—]\s")
 LINK_WORDS = ("to", "for", "about", "that", "if", "whether", "and")
 INTERJECTIONS = frozenset({"okay", "ok", "alright", "wait", "shh", "ugh", "yeah", "hey", "sorry", "oops"})
 
@@ -235,16 +238,29 @@ class Resolver:
         return self.understand(text)
 
     def understand(self, text: str) -> Resolution:
-        """The second stage: free text → a safety route, a content intent, or AMAZON.FallbackIntent."""
+        """The second stage: free text → a safety route, a content intent, or AMAZON.FallbackIntent.
+
+        A typed sentence that fits nothing as a whole may still say one thing in one of its clauses ("okay
+        false alarm, carry on with the sounds"): then the clause understood best answers."""
+        understood = self._understand_whole(text)
+        clauses = CLAUSE_BREAK.split(text)
+        if understood.intent != FALLBACK_INTENT or len(clauses) < 2:
+            return understood
+        heard = [self._understand_whole(clause) for clause in clauses if spoken_form(clause)]
+        routed = [resolution for resolution in heard if resolution.route is not None]
+        answered = routed or [resolution for resolution in heard if resolution.intent != FALLBACK_INTENT]
+        return max(answered, key=lambda resolution: resolution.score, default=understood)
+
+    def _understand_whole(self, text: str) -> Resolution:
         route = self.safety.route([text])
         if route is not None:
             return Resolution(ROUTE_INTENTS[route], {}, 1.0, route=route)
         exact = self._exact(text)
         if exact is not None:
             return exact
-        spoken = spoken_form(text)
-        best = self._fuzzy(without_interjections(spoken))
-        loose = self._loose_match(spoken)
+        plain = spoken_form(self.safety.plain_meaning(text))  # no route matched: idioms mean their plain words
+        best = self._fuzzy(without_interjections(plain))
+        loose = self._loose_match(spoken_form(text))
         if loose is not None and (best is None or loose.score > best.score or carries_more(loose, best)):
             best = loose
         if best is None or best.score < self.accept_score:

@@ -7,6 +7,10 @@ are data with sources, per locale: `safety.lexicon` in skill/speech/locale/<loca
 
 A family is a named set of words or phrases ("fever", "breast", "baby"); a rule names it as `{fever}`, so that
 one rule covers a whole family and families make co-occurrence rules ("{fever}" requires "{breast}") short.
+
+`idioms` are figures of speech that use alarming words in their ordinary sense ("dying for a cup of tea", "my
+nipples are killing me"), each with its plain meaning. They never hold back a route (the routes read the words
+as said); they only keep a weak fuzzy match from taking the alarming word literally (`plain_meaning`).
 """
 
 from __future__ import annotations
@@ -49,16 +53,27 @@ class LexiconEntry:
         return all(rule.search(text) for rule in self.requires) and not any(rule.search(text) for rule in self.unless)
 
 
+@dataclass(frozen=True)
+class Idiom:
+    pattern: re.Pattern[str]
+    means: str  # the plain words, as a replacement (\1 for a group)
+
+
 class SafetyLexicon:
-    """One locale's safety lexicon, compiled: `route(texts)` and `looks_sensitive(text)`."""
+    """One locale's safety lexicon, compiled: `route(texts)`, `looks_sensitive(text)`, `plain_meaning(text)`."""
 
     def __init__(
-        self, entries: Sequence[LexiconEntry], watch: Sequence[re.Pattern[str]], negation: re.Pattern[str] | None
+        self,
+        entries: Sequence[LexiconEntry],
+        watch: Sequence[re.Pattern[str]],
+        negation: re.Pattern[str] | None,
+        idioms: Sequence[Idiom] = (),
     ) -> None:
         rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
         self.entries = tuple(sorted(entries, key=lambda entry: rank.get(entry.route, len(rank))))  # stable
         self.watch = tuple(watch)
         self.negation = negation
+        self.idioms = tuple(idioms)
 
     @classmethod
     def from_content(cls, content: LocaleContent) -> SafetyLexicon:
@@ -81,7 +96,8 @@ class SafetyLexicon:
         watch = [
             _compiled(raw.get("pattern"), f"watch {n + 1}", families) for n, raw in enumerate(data.get("watch") or ())
         ]
-        return cls(entries, watch, _negation_pattern(data))
+        idioms = [_idiom(n, raw, families) for n, raw in enumerate(data.get("idioms") or ())]
+        return cls(entries, watch, _negation_pattern(data), idioms)
 
     def routes(self, texts: Iterable[str | None]) -> list[str]:
         """Every route with an entry matching any of the texts, in precedence order."""
@@ -98,8 +114,15 @@ class SafetyLexicon:
 
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
-        normalised = normalise(text)
-        return any(pattern.search(normalised) for pattern in self.watch)
+        plain = self.plain_meaning(text)
+        return any(pattern.search(plain) for pattern in self.watch)
+
+    def plain_meaning(self, text: str) -> str:
+        """The normalised text with each idiom replaced by its plain words ("dying for tea" → "want tea")."""
+        plain = normalise(text)
+        for idiom in self.idioms:
+            plain = idiom.pattern.sub(idiom.means, plain)
+        return " ".join(plain.split())
 
 
 def decide(lexicon: SafetyLexicon, intent_name: str | None, texts: Iterable[str | None]) -> str | None:
@@ -163,6 +186,17 @@ def _entry(route: str, index: int, raw: Any, families: Mapping[str, str]) -> Lex
         negatable=bool(raw.get("negatable", False)),
         source=source.strip(),
     )
+
+
+def _idiom(index: int, raw: Any, families: Mapping[str, str]) -> Idiom:
+    where = f"idiom {index + 1}"
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("means"), str):
+        raise LexiconError(f"{where}: needs a pattern and what it means (means: plain words, or '')")
+    pattern = _compiled(raw.get("pattern"), where, families)
+    groups = {int(number) for number in re.findall(r"\\(\d+)", raw["means"])}
+    if any(group > pattern.groups for group in groups):
+        raise LexiconError(f"{where}: means {raw['means']!r} names a group the pattern does not have")
+    return Idiom(pattern, raw["means"])
 
 
 def _compiled(pattern: Any, where: str, families: Mapping[str, str]) -> re.Pattern[str]:

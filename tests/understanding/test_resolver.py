@@ -119,6 +119,20 @@ def test_weak_match_of_a_sensitive_text_goes_to_the_fallback(resolver: Resolver)
     assert weak.score >= resolver_module.ACCEPT_SCORE  # good enough for an ordinary text: held back by the guard
 
 
+def test_a_typed_clause_answers_when_the_whole_sentence_fits_nothing(resolver: Resolver) -> None:
+    aside = "my sister came over with a lasagna and the dog barked"
+    assert resolver.understand(f"{aside} carry on").intent == FALLBACK_INTENT
+    assert resolver.understand(f"{aside}, carry on").intent == "AMAZON.ResumeIntent"
+    assert resolver.understand(f"{aside} - carry on").intent == "AMAZON.ResumeIntent"
+
+
+def test_an_idiom_does_not_pull_a_request_towards_safety(resolver: Resolver) -> None:
+    assert resolver.understand("honestly this pump is going to be the death of me, help my milk let down").route is None
+    killing = resolver.understand("my nipples are killing me")
+    assert killing.route is None
+    assert killing.intent == "PainTipIntent" or killing.slots["topic"]["id"] == "pain", killing  # the pain tip
+
+
 def test_out_of_scope_requests_fall_back(resolver: Resolver) -> None:
     for text in ("what's the weather tomorrow", "how tall is the eiffel tower", "set a timer for my pasta"):
         assert resolver.understand(text).intent == FALLBACK_INTENT, text

@@ -126,8 +126,32 @@ def test_watch_words_look_sensitive_but_do_not_route() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("I'm dying for a cup of tea", "i am longing for a cup of tea"),
+        ("my nipples are killing me", "my nipples are hurting me"),
+        ("the baby's in the room and it's killing my let down", "the baby in the room and it is stopping my letdown"),
+        ("kill the sound", "turn off the sound"),
+        ("I'm scared to death of the pump", "i am really scared of the pump"),
+        ("she's dead asleep", "she is really asleep"),
+    ],
+)
+def test_idioms_mean_their_plain_words(text: str, plain: str) -> None:
+    assert LEXICON.plain_meaning(text) == plain
+
+
+def test_an_idiom_is_not_sensitive_but_the_word_said_plainly_is() -> None:
+    assert LEXICON.looks_sensitive("dying here")
+    assert not LEXICON.looks_sensitive("I'm dying for a cup of tea")
+    assert LEXICON.route(["I'm dying for a nap, honestly I want to die"]) == "crisis"
+
+
+@pytest.mark.parametrize(
     ("data", "problem"),
     [
+        ({"idioms": [{"pattern": "x"}]}, "means"),
+        ({"idioms": [{"pattern": "(x)", "means": "\\2"}]}, "group"),
+        ({"idioms": [{"pattern": "(", "means": ""}]}, "bad regular expression"),
         ({"routes": {"crisis": [{"phrases": ["x"]}]}}, "source"),
         ({"routes": {"crisis": [{"pattern": "(", "source": "s"}]}}, "bad regular expression"),
         ({"routes": {"crisis": [{"phrases": ["x"], "pattern": "x", "source": "s"}]}}, "exactly one"),
