@@ -6,7 +6,7 @@ Every utterance of a labelled set (default: the held-out tests/nlu/eval_set.yaml
 (b) virtual-alexa (Bespoken, npm, tools/nlu): exact matching over the samples of interaction_model/en-US.json,
     the request posted over HTTP to `letdown serve` running on 127.0.0.1 (LETDOWN_VERIFY_REQUESTS=0: virtual-alexa
     does not sign).
-Each utterance is a new session of a new user. Correctness is decided from the ANSWER (briefs/contracts.md): the
+Each utterance is a new session of a new user. Correctness is decided from the ANSWER: the
 message id in sessionAttributes.last_message, or the track of an AudioPlayer.Play token; a fallback never counts.
 Prints Markdown: per-intent accuracy, overall accuracy, safety recall per route (strict: the right route; caught:
 any safety answer), false alarms (a safety answer to a non-safety utterance, and to the near-misses alone) and
@@ -56,7 +56,7 @@ NODE_TOOLS = REPO_ROOT / "tools" / "nlu"
 DRIVER = NODE_TOOLS / "va_driver.js"
 RESOLVERS = ("say", "virtual-alexa")
 
-# briefs/contracts.md, "Safety routes": route → intent, and the order of precedence.
+# skill/conversation/safety.py: route → intent, and the order of precedence (ROUTE_PRECEDENCE).
 SAFETY_ROUTES: Mapping[str, str] = {
     "crisis": "CrisisIntent",
     "harm_fear": "HarmFearIntent",
@@ -176,7 +176,7 @@ def resolve_set(name: str) -> Path:
 
 
 def track_of_token(token: Any) -> str | None:
-    """`track:<track-id>:<nonce>` → the track id (contracts.md: how an answer is identified)."""
+    """`track:<track-id>:<nonce>` → the track id (the Play token the skill writes)."""
     if not isinstance(token, str):
         return None
     parts = token.split(":")

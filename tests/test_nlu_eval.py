@@ -142,7 +142,7 @@ def test_the_evaluation_set_covers_the_skill() -> None:
 
 
 def test_the_second_development_set_covers_the_skill_as_parents_ask() -> None:
-    """dev_set_2.yaml's quotas (briefs/r3-devset.md): every intent of dev_set.yaml, roughly as often as parents
+    """dev_set_2.yaml's quotas: every intent of dev_set.yaml, roughly as often as parents
     would say it, and safety in the indirect words people use, with near-misses that must not raise it."""
     per_intent = Counter(case.intent for case in DEV2)
     assert {case.intent for case in DEV} - set(per_intent) == set()
@@ -171,7 +171,7 @@ def test_the_second_development_set_covers_the_skill_as_parents_ask() -> None:
 
 
 def test_the_third_development_set_aims_at_the_weak_spots() -> None:
-    """dev_set_3.yaml's quotas (briefs/r3-devset3.md): the intents understood worst, and indirect safety."""
+    """dev_set_3.yaml's quotas: the intents understood worst, and indirect safety."""
     per_intent = Counter(case.intent for case in DEV3 if not case.near_miss)
     least_per_intent = {
         "AMAZON.ResumeIntent": 12,
