@@ -69,7 +69,8 @@ class SampleMatcher:
             tokens.append(token)
         return tokens
 
-    def best(self, query_key: str) -> Match | None:
+    def best(self, query_key: str, excluded: frozenset[int] = frozenset()) -> Match | None:
+        """The best-scoring sample for the key, leaving out the `excluded` sample indexes."""
         tokens = self.known_tokens(query_key)
         known = [token for token in tokens if token in self._postings]
         if not known:
@@ -81,6 +82,9 @@ class SampleMatcher:
             if candidates and len(candidates) + len(self._postings[token]) > MAX_CANDIDATES:
                 break
             candidates.update(self._postings[token])
+        candidates -= excluded
+        if not candidates:
+            return None
         query_tokens = frozenset(known)
         query_mass = sum(self.weight(token) for token in tokens)
         weights = self._weights

@@ -139,6 +139,7 @@ class _FuzzyIndex:
     matcher: SampleMatcher
     intents: tuple[str, ...]
     finders: tuple[_SlotFinder, ...] = field(default=())
+    safety_samples: frozenset[int] = frozenset()  # indexes of the safety intents' samples
 
 
 def is_free_text_intent(name: str | None) -> bool:
@@ -260,6 +261,9 @@ class Resolver:
             return exact
         plain = spoken_form(self.safety.plain_meaning(text))  # no route matched: idioms mean their plain words
         best = self._fuzzy(without_interjections(plain))
+        if best is not None and best.intent in SAFETY_INTENTS and self.safety.cleared(text):
+            # the lexicon read these words and its own context rule cleared them ("hopeless at pumping")
+            best = self._fuzzy(without_interjections(plain), safety=False)
         loose = self._loose_match(spoken_form(text))
         if loose is not None and (best is None or loose.score > best.score or carries_more(loose, best)):
             best = loose
@@ -440,7 +444,9 @@ class Resolver:
                     continue
                 pattern = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
             finders.append(_SlotFinder(slot_type, slot_placeholder(slot_type), re.compile(rf"\b(?:{pattern})\b")))
-        return _FuzzyIndex(SampleMatcher(tuple(seen)), tuple(seen.values()), tuple(finders))
+        intents = tuple(seen.values())
+        safety_samples = frozenset(index for index, intent in enumerate(intents) if intent in SAFETY_INTENTS)
+        return _FuzzyIndex(SampleMatcher(tuple(seen)), intents, tuple(finders), safety_samples)
 
     def _query_variants(self, canonical: str) -> list[tuple[str, dict[str, str]]]:
         """The query's key, and one key per slot type whose value it names (the value → its placeholder)."""
@@ -453,11 +459,13 @@ class Resolver:
             variants.append((self.normaliser.key_of_canonical(replaced), {finder.slot_type: match.group(0)}))
         return variants
 
-    def _fuzzy(self, text: str) -> Resolution | None:
+    def _fuzzy(self, text: str, *, safety: bool = True) -> Resolution | None:
+        """The best fuzzy match; `safety=False` leaves the safety intents' samples out."""
         canonical = self.normaliser.canonical(text)
+        excluded = frozenset() if safety else self._index.safety_samples
         best: tuple[float, int, dict[str, str]] | None = None
         for key, slot_values in self._query_variants(canonical):
-            match = self._index.matcher.best(key) if key else None
+            match = self._index.matcher.best(key, excluded) if key else None
             if match is not None and (best is None or match.score > best[0]):
                 best = (match.score, match.index, slot_values)
         if best is None:

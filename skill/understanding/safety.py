@@ -43,6 +43,17 @@ class LexiconEntry:
     negatable: bool
     source: str
 
+    def cleared(self, text: str, negation: re.Pattern[str] | None) -> bool:
+        """The pattern is there, and a context rule or a negation says it is not this route ("hopeless at
+        pumping", "hopeless for a minute at the let-down", "no fever")."""
+        found = [match for match in self.pattern.finditer(text)]
+        if not found:
+            return False
+        negated = self.negatable and negation is not None
+        if negated and all(negation.search(text[: match.start()]) for match in found):  # type: ignore[union-attr]
+            return True
+        return any(rule.search(text) for rule in self.unless)
+
     def matches(self, text: str, negation: re.Pattern[str] | None) -> bool:
         # The pattern first: most entries do not match most texts, and their context rules then cost nothing.
         if not any(
@@ -111,6 +122,11 @@ class SafetyLexicon:
         return next(
             (entry.route for entry in self.entries for text in normalised if entry.matches(text, self.negation)), None
         )
+
+    def cleared(self, text: str) -> bool:
+        """No route matches, and some entry's words are there but its own context rule clears them."""
+        normalised = normalise(text)
+        return self.route([text]) is None and any(entry.cleared(normalised, self.negation) for entry in self.entries)
 
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""

@@ -133,6 +133,14 @@ def test_an_idiom_does_not_pull_a_request_towards_safety(resolver: Resolver) -> 
     assert killing.intent == "PainTipIntent" or killing.slots["topic"]["id"] == "pain", killing  # the pain tip
 
 
+def test_words_the_lexicon_cleared_in_context_do_not_reach_safety_by_similarity(resolver: Resolver) -> None:
+    text = "honestly so hopeless with the pump, is that normal"
+    assert resolver.safety.route([text]) is None and resolver.safety.cleared(text)
+    assert resolver.understand(text).route is None
+    assert not resolver.safety.cleared("I feel hopeless")  # routed, not cleared
+    assert not resolver.safety.cleared("my milk is slow")  # no entry's words at all
+
+
 def test_out_of_scope_requests_fall_back(resolver: Resolver) -> None:
     for text in ("what's the weather tomorrow", "how tall is the eiffel tower", "set a timer for my pasta"):
         assert resolver.understand(text).intent == FALLBACK_INTENT, text
