@@ -134,6 +134,7 @@ def test_watch_words_look_sensitive_but_do_not_route() -> None:
         ("kill the sound", "turn off the sound"),
         ("I'm scared to death of the pump", "i am really scared of the pump"),
         ("she's dead asleep", "she is really asleep"),
+        ("I could scream, the pump is so slow", "i am so frustrated the pump is so slow"),
     ],
 )
 def test_idioms_mean_their_plain_words(text: str, plain: str) -> None:
