@@ -3,15 +3,14 @@
 One resolver serves the request path (the free-text intent's second stage, `understand`) and the tools
 (`letdown say`, `letdown chat`, the simulator: `resolve`), so what the tools show is what a device does.
 
-`resolve` (a whole utterance, as a device hears it):
-1. "open let down helper" is a launch; "ask let down helper to …" is stripped to "…";
-2. safety words route to a safety intent first (skill.understanding.safety);
-3. an exact match of a sample template (slot placeholders filled by the slot type's values and synonyms,
-   or by a spoken duration for AMAZON.DURATION), or of a common phrase for a built-in intent;
-4. otherwise the second stage (`understand`) directly: the answer is the one a device gets when it sends
-   the words in the free-text intent (tests/understanding/test_free_text.py checks both paths agree).
+`resolve` (a whole utterance, as a device hears it): "open let down helper" is a launch; "ask let down helper
+to …" is stripped to "…", which `understand` resolves: the answer is the one a device gets when it sends the
+words in the free-text intent (tests/understanding/test_free_text.py checks both paths agree).
 
-`understand` (the second stage, for free text): safety first; then an exact or slot-template match; then
+`understand` (the second stage, for free text): safety words route to a safety intent first
+(skill.understanding.safety); then an exact match of a sample template (slot placeholders filled by the slot
+type's values and synonyms, or by a spoken duration for AMAZON.DURATION) or of a common phrase for a built-in
+intent; then
 the best fuzzy match over every sample (idioms read as their plain words: "dying for a coffee"), accepted
 above a threshold calibrated on a development set (tests/understanding/dev_utterances.yaml) and, for text that
 looks like safety, only at high confidence; else, for typed text in clauses, the clause understood best; else
@@ -230,12 +229,6 @@ class Resolver:
         text = self._strip_invocation(utterance)
         if text is None:
             return Resolution(LAUNCH, {}, 1.0)
-        route = self.safety.route([text])
-        if route is not None and ROUTE_INTENTS[route] in self.model.intents:
-            return Resolution(ROUTE_INTENTS[route], {}, 1.0, route=route)
-        exact = self._exact(text)
-        if exact is not None:
-            return exact
         return self.understand(text)
 
     def understand(self, text: str) -> Resolution:

@@ -56,10 +56,10 @@ class LexiconEntry:
 
     def matches(self, text: str, negation: re.Pattern[str] | None) -> bool:
         # The pattern first: most entries do not match most texts, and their context rules then cost nothing.
-        if not any(
-            not (self.negatable and negation is not None and negation.search(text[: match.start()]))
-            for match in self.pattern.finditer(text)
-        ):
+        if not (self.negatable and negation is not None):
+            if self.pattern.search(text) is None:
+                return False
+        elif all(negation.search(text[: match.start()]) for match in self.pattern.finditer(text)):
             return False
         return all(rule.search(text) for rule in self.requires) and not any(rule.search(text) for rule in self.unless)
 
@@ -85,6 +85,7 @@ class SafetyLexicon:
         self.watch = tuple(watch)
         self.negation = negation
         self.idioms = tuple(idioms)
+        self._rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
 
     @classmethod
     def from_content(cls, content: LocaleContent) -> SafetyLexicon:
@@ -117,16 +118,18 @@ class SafetyLexicon:
         return [route for route in ROUTE_PRECEDENCE if route in found]
 
     def route(self, texts: Iterable[str | None]) -> str | None:
-        """The first route by precedence that any text matches (entries are held in precedence order)."""
-        normalised = [normalise(text) for text in texts if text]
-        return next(
-            (entry.route for entry in self.entries for text in normalised if entry.matches(text, self.negation)), None
-        )
+        """The first route by precedence that any text matches."""
+        found = [route for route in (self._first_route(normalise(text)) for text in texts if text) if route]
+        return min(found, key=self._rank.__getitem__, default=None)
+
+    def _first_route(self, normalised: str) -> str | None:
+        """The route of the first entry the text matches (entries are held in precedence order)."""
+        return next((entry.route for entry in self.entries if entry.matches(normalised, self.negation)), None)
 
     def cleared(self, text: str) -> bool:
-        """No route matches, and some entry's words are there but its own context rule clears them."""
+        """Some entry's words are there but its own context rule clears them (for a text no route matched)."""
         normalised = normalise(text)
-        return self.route([text]) is None and any(entry.cleared(normalised, self.negation) for entry in self.entries)
+        return any(entry.cleared(normalised, self.negation) for entry in self.entries)
 
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
