@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from skill.config import DEFAULT_MODEL_DIR
 from skill.interaction_model_grammar import GrammarError, grammar_from_dict, load_grammar
@@ -145,6 +146,18 @@ def test_the_en_us_grammar_loads_with_its_shared_phrase_lists() -> None:
     samples = parsed.samples()
     assert "help my letdown" in samples["LetDownIntent"]
     assert "not flowing" in samples["LetDownIntent"]
+
+
+def test_no_carrier_of_the_en_us_catch_all_is_lost_to_the_template_cap() -> None:
+    """Every alternative written in FreeTextIntent's samples is a sample (the cap keeps only a spread)."""
+    raw = yaml.safe_load(GRAMMAR_PATH.read_text(encoding="utf-8"))["intents"]["FreeTextIntent"]["samples"]
+    written = set()
+    for template in raw:
+        opening, _, ending = template.partition("{query}")
+        for side, words in (("opening", opening.strip()), ("ending", ending.strip())):
+            for word in words.strip("()").split("|") if words else ():
+                written.add(f"{word} {{query}}" if side == "opening" else f"{{query}} {word}")
+    assert written - set(load_grammar(GRAMMAR_PATH).samples()["FreeTextIntent"]) == set()
 
 
 def test_a_catch_alls_siblings_are_one_carrier_phrase_each() -> None:
