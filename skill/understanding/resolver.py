@@ -10,11 +10,10 @@ words in the free-text intent (tests/understanding/test_free_text.py checks both
 `understand` (the second stage, for free text): safety words route to a safety intent first
 (skill.understanding.safety); then an exact match of a sample template (slot placeholders filled by the slot
 type's values and synonyms, or by a spoken duration for AMAZON.DURATION) or of a common phrase for a built-in
-intent; then
-the best fuzzy match over every sample (idioms read as their plain words: "dying for a coffee"), accepted
-above a threshold calibrated on a development set (tests/understanding/dev_utterances.yaml) and, for text that
-looks like safety, only at high confidence; else, for typed text in clauses, the clause understood best; else
-AMAZON.FallbackIntent.
+intent; then the best fuzzy match over every sample (idioms read as their plain words: "dying for a coffee"),
+accepted above a threshold calibrated on a development set (tests/understanding/dev_utterances.yaml) and, for
+text that looks like safety, only at high confidence; else, for typed text in clauses, the clause understood
+best; else AMAZON.FallbackIntent.
 
 The fuzzy match uses rapidfuzz (a maintained C++ string-matching library): its token-set and token-sort
 ratios over normalised, stemmed, synonym-folded words tolerate word order, extra words and misspellings,
@@ -237,8 +236,10 @@ class Resolver:
         A typed sentence that fits nothing as a whole may still say one thing in one of its clauses ("okay
         false alarm, carry on with the sounds"): then the clause understood best answers."""
         understood = self._understand_whole(text)
+        if understood.intent != FALLBACK_INTENT:
+            return understood
         clauses = CLAUSE_BREAK.split(text)
-        if understood.intent != FALLBACK_INTENT or len(clauses) < 2:
+        if len(clauses) < 2:
             return understood
         heard = [self._understand_whole(clause) for clause in clauses if spoken_form(clause)]
         routed = [resolution for resolution in heard if resolution.route is not None]
@@ -252,11 +253,11 @@ class Resolver:
         exact = self._exact(text)
         if exact is not None:
             return exact
-        plain = spoken_form(self.safety.plain_meaning(text))  # no route matched: idioms mean their plain words
-        best = self._fuzzy(without_interjections(plain))
+        plain = without_interjections(spoken_form(self.safety.plain_meaning(text)))  # idioms: their plain words
+        best = self._fuzzy(plain)
         if best is not None and best.intent in SAFETY_INTENTS and self.safety.cleared(text):
             # the lexicon read these words and its own context rule cleared them ("hopeless at pumping")
-            best = self._fuzzy(without_interjections(plain), safety=False)
+            best = self._fuzzy(plain, safety=False)
         loose = self._loose_match(spoken_form(text))
         if loose is not None and (best is None or loose.score > best.score or carries_more(loose, best)):
             best = loose

@@ -43,23 +43,22 @@ class LexiconEntry:
     negatable: bool
     source: str
 
+    def said(self, text: str, negation: re.Pattern[str] | None) -> bool | None:
+        """None: the pattern is not in the text; else whether it is there once without a negation before it."""
+        if not (self.negatable and negation is not None):
+            return None if self.pattern.search(text) is None else True
+        hits = [match.start() for match in self.pattern.finditer(text)]
+        return any(not negation.search(text[:start]) for start in hits) if hits else None
+
     def cleared(self, text: str, negation: re.Pattern[str] | None) -> bool:
         """The pattern is there, and a context rule or a negation says it is not this route ("hopeless at
         pumping", "hopeless for a minute at the let-down", "no fever")."""
-        found = [match for match in self.pattern.finditer(text)]
-        if not found:
-            return False
-        negated = self.negatable and negation is not None
-        if negated and all(negation.search(text[: match.start()]) for match in found):  # type: ignore[union-attr]
-            return True
-        return any(rule.search(text) for rule in self.unless)
+        said = self.said(text, negation)
+        return said is not None and (not said or any(rule.search(text) for rule in self.unless))
 
     def matches(self, text: str, negation: re.Pattern[str] | None) -> bool:
         # The pattern first: most entries do not match most texts, and their context rules then cost nothing.
-        if not (self.negatable and negation is not None):
-            if self.pattern.search(text) is None:
-                return False
-        elif all(negation.search(text[: match.start()]) for match in self.pattern.finditer(text)):
+        if not self.said(text, negation):
             return False
         return all(rule.search(text) for rule in self.requires) and not any(rule.search(text) for rule in self.unless)
 
