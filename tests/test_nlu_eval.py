@@ -26,7 +26,8 @@ DEV = bench_nlu.load_set(bench_nlu.SETS["dev"])
 DEV2 = bench_nlu.load_set(bench_nlu.SETS["dev2"])
 DEV3 = bench_nlu.load_set(bench_nlu.SETS["dev3"])
 DEV4 = bench_nlu.load_set(bench_nlu.SETS["dev4"])
-SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4}
+DEV5 = bench_nlu.load_set(bench_nlu.SETS["dev5"])
+SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5}
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -65,7 +66,7 @@ def fixed_phrases(model: InteractionModel) -> tuple[set[str], list[re.Pattern[st
     return literal, patterns
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
+@pytest.mark.parametrize("name", sorted(SETS))
 def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
     path = bench_nlu.SETS[name]
     header = path.read_text(encoding="utf-8")
@@ -73,18 +74,18 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150}[name]
+        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 190}[name]
         assert "MAY read" in header and "held_out: false" in header
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
+@pytest.mark.parametrize("name", sorted(SETS))
 def test_labels_are_known_intents_with_defined_answers(name: str) -> None:
     for case in SETS[name]:
         assert case.intent in KNOWN_INTENTS, case
         assert case.intent in ACCEPTABLE_ANSWERS, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
+@pytest.mark.parametrize("name", sorted(SETS))
 def test_routes_follow_the_contract(name: str) -> None:
     for case in SETS[name]:
         if case.intent in SAFETY_INTENTS:
@@ -94,7 +95,7 @@ def test_routes_follow_the_contract(name: str) -> None:
             assert case.route is None, case
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
+@pytest.mark.parametrize("name", sorted(SETS))
 def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
     for case in SETS[name]:
         for answer in case.answers:
@@ -102,11 +103,11 @@ def test_narrowed_answers_are_answers_of_their_intent(name: str) -> None:
 
 
 def test_no_utterance_appears_twice_in_or_across_the_sets() -> None:
-    counts = Counter(spoken_form(case.text) for case in (*EVAL, *DEV, *DEV2, *DEV3, *DEV4))
+    counts = Counter(spoken_form(case.text) for case in (case for cases in SETS.values() for case in cases))
     assert [text for text, count in counts.items() if count > 1] == []
 
 
-@pytest.mark.parametrize("name", ["eval", "dev", "dev2", "dev3", "dev4"])
+@pytest.mark.parametrize("name", sorted(SETS))
 def test_no_utterance_is_a_sample_of_the_generated_model(name: str) -> None:
     literal, patterns = fixed_phrases(MODEL)
     copies = []
@@ -218,6 +219,21 @@ def test_the_fourth_development_set_was_written_for_the_remaining_weak_spots() -
     assert sum(case.near_miss for case in DEV4) >= 10
     crisis = [case.text for case in DEV4 if case.route == "crisis"]
     assert not any("suicid" in text or "kill myself" in text for text in crisis)
+
+
+def test_the_fifth_development_set_covers_every_intent_and_route_blind() -> None:
+    """dev_set_5.yaml's quotas (written blind to the model, measured before any tuning): every content intent,
+    the built-ins, every safety route with crisis in indirect words, and near-misses."""
+    per_intent = Counter(case.intent for case in DEV5)
+    # FeedingModeIntent answers the coach's question; the three whisper-off utterances were all samples
+    unasked = {"FeedingModeIntent", "WhisperOffIntent"}
+    assert [intent for intent in CONTENT_INTENTS if intent not in unasked and not per_intent[intent]] == []
+    assert per_intent["LetDownIntent"] >= 20 and per_intent["DmerIntent"] >= 12
+    routes = Counter(case.route for case in DEV5 if case.is_safety)
+    assert routes["crisis"] >= 15 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 7
+    assert sum(case.near_miss for case in DEV5) >= 20
+    crisis = [case.text for case in DEV5 if case.route == "crisis"]
+    assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 2
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
