@@ -292,8 +292,11 @@ def _intents(raw: Any, source: str) -> Iterable[IntentGrammar]:
 def _siblings(intent: IntentGrammar, raw: Any, source: str) -> Iterable[IntentGrammar]:
     """A catch-all's siblings: one intent per opening ("<words> {slot}") and per ending ("{slot} <words>").
 
-    One sample each, so the words are known from the intent alone and can be put back around the slot's
-    text (a device sends only the slot): the words a sentence starts or ends with that its answer may need."""
+    The words are known from the intent alone and can be put back around the slot's text (a device sends only
+    the slot): the words a sentence starts or ends with that its answer may need. An entry is either plain
+    words (one sample) or a family of words interchangeable for every answer, `{fever: [a temperature,
+    temperature…]}` (one sample per word, the intent named after the key; what is put back is the family's
+    first word in sorted order, skill.understanding.resolver.Resolver.free_text)."""
     if raw is None:
         return
     siblings = _mapping(raw, f"{source}: intent {intent.name} siblings")
@@ -302,11 +305,31 @@ def _siblings(intent: IntentGrammar, raw: Any, source: str) -> Iterable[IntentGr
     slot = next(iter(intent.slots))
     stem = intent.name.removesuffix("Intent")
     for kind, label, shape in (("openings", "", "{words} {{{slot}}}"), ("endings", "End", "{{{slot}}} {words}")):
-        for words in _strings(siblings.get(kind), f"{intent.name} siblings {kind}"):
+        for name_words, family in _sibling_entries(siblings.get(kind), f"{source}: {intent.name} siblings {kind}"):
+            name = f"{stem}{label}{sibling_name(name_words)}Intent"
+            yield IntentGrammar(name, intent.slots, tuple(shape.format(words=words, slot=slot) for words in family))
+
+
+def _sibling_entries(raw: Any, where: str) -> Iterable[tuple[str, tuple[str, ...]]]:
+    """(the words the intent is named after, every opening or ending of the intent)."""
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        raise GrammarError(f"{where} must be a list of words or word families")
+    for entry in raw:
+        if isinstance(entry, Mapping) and len(entry) == 1:
+            key, members = next(iter(entry.items()))
+            family = (key, *_strings(members, f"{where}: family {key!r}"))
+        elif isinstance(entry, str):
+            key, family = entry, (entry,)
+        else:
+            raise GrammarError(f"{where} must be a list of non-empty strings or one-key word families")
+        for words in family:
+            if not isinstance(words, str) or not words.strip():
+                raise GrammarError(f"{where} must be a list of non-empty strings or one-key word families")
             if _SLOT_REFERENCE.search(words) or re.search(r"[()\[\]|<>]", words):
-                raise GrammarError(f"{source}: {intent.name} sibling {words!r}: plain words only")
-            name = f"{stem}{label}{sibling_name(words)}Intent"
-            yield IntentGrammar(name, intent.slots, (shape.format(words=words, slot=slot),))
+                raise GrammarError(f"{where}: sibling {words!r}: plain words only")
+        yield key, family
 
 
 def sibling_name(words: str) -> str:

@@ -177,6 +177,13 @@ def test_a_catch_alls_siblings_are_one_carrier_phrase_each() -> None:
     }
 
 
+def test_a_family_of_interchangeable_words_is_one_sibling() -> None:
+    document = grammar(["um {query}"], slots={"query": "AMAZON.SearchQuery"})
+    document["intents"]["TestIntent"]["siblings"] = {"openings": [{"fever": ["a temperature", "feverish"]}]}
+    samples = grammar_from_dict(document).samples()
+    assert samples["TestFeverIntent"] == ("a temperature {query}", "fever {query}", "feverish {query}")
+
+
 @pytest.mark.parametrize(
     ("siblings", "complaint"),
     [
@@ -184,6 +191,9 @@ def test_a_catch_alls_siblings_are_one_carrier_phrase_each() -> None:
         ({"openings": ["why {query}"]}, "plain words only"),
         ({"openings": ["why", "why"]}, "TestWhyIntent is defined twice"),
         ({"endings": [""]}, "non-empty strings"),
+        ({"openings": [{"fever": ["(a|the) temperature"]}]}, "plain words only"),
+        ({"openings": [{"fever": "temperature"}]}, "non-empty strings"),
+        ({"openings": "why"}, "list of words"),
     ],
 )
 def test_broken_siblings_are_an_error(siblings: dict[str, list[str]], complaint: str) -> None:

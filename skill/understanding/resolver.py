@@ -208,7 +208,9 @@ class Resolver:
 
     def free_text(self, intent_name: str | None, query: str) -> str:
         """What was said, as near as the request tells: a free-text intent's slot text inside the words that
-        all its samples put around the slot ("why {query}" → "why " + query; a device sends only the slot)."""
+        all its samples put around the slot ("why {query}" → "why " + query; a device sends only the slot). A
+        sibling whose samples are a family of interchangeable words ("a fever {query}", "temperature {query}")
+        gets its first sample's words back."""
         opening, ending = self._frames.get(intent_name or "", ("", ""))
         return " ".join(part for part in (opening, query.strip(), ending) if part)
 
@@ -219,6 +221,8 @@ class Resolver:
                 continue
             marker = "{" + slots[0] + "}"
             halves = [sample.split(marker, 1) for sample in intent.samples if marker in sample]
+            if intent.name != FREE_TEXT_INTENT and len({(b.strip(), a.strip()) for b, a in halves}) > 1:
+                halves = halves[:1]  # a sibling's family of words: the first stands for them all
             opening = shared_start([before.split() for before, _ in halves])
             ending = shared_start([after.split()[::-1] for _, after in halves])[::-1]
             yield intent.name, (" ".join(opening), " ".join(ending))

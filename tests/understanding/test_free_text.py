@@ -55,7 +55,7 @@ def test_free_text_carrying_a_safety_text_gets_the_safety_answer(
 
 
 def test_a_safety_text_in_any_free_text_sibling_wins(alexa: AlexaClient) -> None:
-    answer = alexa.intent("FreeTextFeelingIntent", query="I want to disappear")
+    answer = alexa.intent("FreeTextFeelIntent", query="I want to disappear")
     assert last_message(answer) == "safety.crisis"
 
 
@@ -65,6 +65,13 @@ def test_a_sibling_puts_its_words_back_before_safety_and_resolution(alexa: Alexa
     assert last_message(baby) == "safety.baby_health"
     why = alexa.intent("FreeTextWhyIntent", query="does my milk let down")
     assert last_message(why) == "about.letdown"
+
+
+def test_a_family_sibling_puts_back_its_first_word(alexa: AlexaClient) -> None:
+    """ "temperature …", "a fever …", "feverish …" are one intent: the rest is read after "a fever"."""
+    assert last_message(alexa.intent("FreeTextFeverIntent", query="and my boob is red and sore")) == "safety.physical"
+    assert last_message(alexa.intent("FreeTextHasntIntent", query="had a wet nappy all day")) == "safety.baby_health"
+    assert last_message(alexa.intent("FreeTextScaredIntent", query="I might hurt the baby")) == "safety.harm_fear"
 
 
 def test_free_text_resolves_to_the_content_answer(alexa: AlexaClient) -> None:
