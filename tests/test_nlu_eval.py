@@ -27,7 +27,8 @@ DEV2 = bench_nlu.load_set(bench_nlu.SETS["dev2"])
 DEV3 = bench_nlu.load_set(bench_nlu.SETS["dev3"])
 DEV4 = bench_nlu.load_set(bench_nlu.SETS["dev4"])
 DEV5 = bench_nlu.load_set(bench_nlu.SETS["dev5"])
-SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5}
+DEV6 = bench_nlu.load_set(bench_nlu.SETS["dev6"])
+SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6}
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -74,7 +75,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 190}[name]
+        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120}[name]
         assert "MAY read" in header and "held_out: false" in header
 
 
@@ -233,6 +234,16 @@ def test_the_fifth_development_set_covers_every_intent_and_route_blind() -> None
     assert routes["crisis"] >= 15 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 7
     assert sum(case.near_miss for case in DEV5) >= 20
     crisis = [case.text for case in DEV5 if case.route == "crisis"]
+    assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 2
+
+
+def test_the_sixth_development_set_is_safety_said_indirectly() -> None:
+    """dev_set_6.yaml's quotas (written blind to the model and the lexicon, measured before any tuning): every
+    route, crisis most of all and almost never in its own words, and near-misses with alarming words."""
+    routes = Counter(case.route for case in DEV6 if case.is_safety)
+    assert routes["crisis"] >= 35 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 12
+    assert sum(case.near_miss for case in DEV6) >= 25
+    crisis = [case.text for case in DEV6 if case.route == "crisis"]
     assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 2
 
 
