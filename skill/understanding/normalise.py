@@ -50,7 +50,8 @@ _SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, canonical in (
         (r"let downs|letdowns|let down|letting down|lets down|let dow", "letdown"),
         (r"un pause", "unpause"),
-        (r"dysphoric milk ejection reflex|dysphoric milk ejection|dysphoric letdown|d mer|dee mer|d m e r|demur|demure|d mare|dmer|dee emm ee are", "dmer"),
+        (r"dysphoric milk ejection reflex|dysphoric milk ejection|dysphoric letdown", "dmer"),
+        (r"d mer|dee mer|d m e r|demur|demure|d mare|dmer|dee emm ee are", "dmer"),
         (r"nappies|nappy|diapers", "diaper"),
         (r"mum|momma|mama|mommy|mummy", "mom"),
         (r"babys|babies", "baby"),
