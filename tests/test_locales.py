@@ -23,7 +23,7 @@ from skill.speech.content import (
     ssml_problems,
 )
 from skill.tools.model_build import grammar_path
-from skill.tools.model_check import check_model, invocation_name_problems
+from skill.tools.model_check import MAX_MODEL_CHARACTERS, check_model, invocation_name_problems
 from skill.tools.packaging import write_package
 from skill.tools.resolver import Resolver
 from tests.support.alexa import AlexaClient
@@ -347,7 +347,9 @@ def test_ask_package_holds_all_six_locales(tmp_path, library: ContentLibrary) ->
     for locale, card in cards.items():
         model_file = tmp_path / "skill-package" / "interactionModels" / "custom" / f"{locale}.json"
         assert model_file in result.files
-        assert model_file.read_bytes() == (DEFAULT_MODEL_DIR / f"{locale}.json").read_bytes()
+        packaged = model_file.read_text(encoding="utf-8")
+        assert json.loads(packaged) == json.loads((DEFAULT_MODEL_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+        assert len(packaged) < MAX_MODEL_CHARACTERS, locale  # what Amazon receives
         assert disclaimers[locale[:2]] in card["description"], locale
         assert len(card["examplePhrases"]) == 3 and card["summary"] and card["name"]
         foreign = set().union(*all_numbers.values()) - all_numbers[locale]

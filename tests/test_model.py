@@ -328,8 +328,7 @@ def test_amazon_size_limits_are_checked() -> None:
 def test_the_model_is_within_amazon_limits_with_room_to_grow() -> None:
     problems, summary = model_problems(MODEL)
     assert problems == []
-    assert summary["characters"] < MAX_MODEL_CHARACTERS * 0.8
-    assert len(MODEL_PATH.read_bytes()) < MAX_MODEL_CHARACTERS
+    assert summary["characters"] < MAX_MODEL_CHARACTERS * 0.8  # compact, as `letdown package` writes it
 
 
 def test_search_query_rules() -> None:
