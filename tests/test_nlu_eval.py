@@ -28,7 +28,8 @@ DEV3 = bench_nlu.load_set(bench_nlu.SETS["dev3"])
 DEV4 = bench_nlu.load_set(bench_nlu.SETS["dev4"])
 DEV5 = bench_nlu.load_set(bench_nlu.SETS["dev5"])
 DEV6 = bench_nlu.load_set(bench_nlu.SETS["dev6"])
-SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6}
+DEV7 = bench_nlu.load_set(bench_nlu.SETS["dev7"])
+SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6, "dev7": DEV7}
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -75,7 +76,8 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        assert len(SETS[name]) >= {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120}[name]
+        least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80}
+        assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
 
@@ -245,6 +247,16 @@ def test_the_sixth_development_set_is_safety_said_indirectly() -> None:
     assert sum(case.near_miss for case in DEV6) >= 25
     crisis = [case.text for case in DEV6 if case.route == "crisis"]
     assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 2
+
+
+def test_the_seventh_development_set_is_crisis_and_harm_fear_said_indirectly() -> None:
+    """dev_set_7.yaml's quotas (written blind, measured before any tuning): crisis and harm fear in the most
+    indirect words (plans, means, goodbyes, affairs in order, euphemisms), and near-misses."""
+    routes = Counter(case.route for case in DEV7 if case.is_safety)
+    assert routes["crisis"] >= 45 and routes["harm_fear"] >= 12
+    assert sum(case.near_miss for case in DEV7) >= 18
+    crisis = [case.text for case in DEV7 if case.route == "crisis"]
+    assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 1
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
