@@ -69,9 +69,17 @@ def decoded() -> dict[str, object]:
     return {name: decode_mp3(path.read_bytes()) for name, path in committed_files().items()}
 
 
-def test_the_measured_parts_are_those_of_the_committed_files(rendered: dict[str, analysis.Rendered]) -> None:
+def test_the_measured_parts_are_those_of_the_committed_files(
+    rendered: dict[str, analysis.Rendered], decoded: dict[str, object]
+) -> None:
+    """The rebuilt track is the committed one: the same length and, sample by sample, nearly the same signal.
+    Not byte for byte: piper (onnxruntime) synthesises slightly different floats on different CPUs, even with
+    the same pinned versions (seen between two machines here: correlation 0.996, the same length)."""
     for track_id, parts in rendered.items():
-        assert hashlib.sha256(parts.mastered.encoded.mp3).hexdigest() == manifest()[track_id]["sha256"], track_id
+        rebuilt = np.asarray(decode_mp3(parts.mastered.encoded.mp3), dtype=float)
+        committed = np.asarray(decoded[track_id], dtype=float)
+        assert rebuilt.shape == committed.shape, track_id
+        assert np.corrcoef(rebuilt, committed)[0, 1] > 0.99, track_id
 
 
 @pytest.mark.parametrize("track_id", REBUILT)
