@@ -29,7 +29,9 @@ DEV4 = bench_nlu.load_set(bench_nlu.SETS["dev4"])
 DEV5 = bench_nlu.load_set(bench_nlu.SETS["dev5"])
 DEV6 = bench_nlu.load_set(bench_nlu.SETS["dev6"])
 DEV7 = bench_nlu.load_set(bench_nlu.SETS["dev7"])
+DEV8 = bench_nlu.load_set(bench_nlu.SETS["dev8"])
 SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6, "dev7": DEV7}
+SETS["dev8"] = DEV8
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -76,7 +78,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert len(EVAL) >= 240
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
-        least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80}
+        least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80, "dev8": 90}
         assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
@@ -257,6 +259,15 @@ def test_the_seventh_development_set_is_crisis_and_harm_fear_said_indirectly() -
     assert sum(case.near_miss for case in DEV7) >= 18
     crisis = [case.text for case in DEV7 if case.route == "crisis"]
     assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 1
+
+
+def test_the_eighth_development_set_is_short_safety_fragments() -> None:
+    """dev_set_8.yaml's quotas (written blind, measured before any tuning): every route in the short fragments
+    speech recognition hands over, crisis never in its own words, and near-misses."""
+    routes = Counter(case.route for case in DEV8 if case.is_safety)
+    assert routes["crisis"] >= 30 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10
+    assert sum(case.near_miss for case in DEV8) >= 12
+    assert not any("suicid" in case.text or "kill myself" in case.text for case in DEV8 if case.route == "crisis")
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
