@@ -21,17 +21,9 @@ from skill.interaction_model import LAUNCH, InteractionModel
 from skill.text import spoken_form
 
 MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
-EVAL = bench_nlu.load_set(bench_nlu.SETS["eval"])
-DEV = bench_nlu.load_set(bench_nlu.SETS["dev"])
-DEV2 = bench_nlu.load_set(bench_nlu.SETS["dev2"])
-DEV3 = bench_nlu.load_set(bench_nlu.SETS["dev3"])
-DEV4 = bench_nlu.load_set(bench_nlu.SETS["dev4"])
-DEV5 = bench_nlu.load_set(bench_nlu.SETS["dev5"])
-DEV6 = bench_nlu.load_set(bench_nlu.SETS["dev6"])
-DEV7 = bench_nlu.load_set(bench_nlu.SETS["dev7"])
-DEV8 = bench_nlu.load_set(bench_nlu.SETS["dev8"])
-SETS = {"eval": EVAL, "dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6, "dev7": DEV7}
-SETS["dev8"] = DEV8
+SETS = {name: bench_nlu.load_set(path) for name, path in bench_nlu.SETS.items()}
+EVAL, DEV, DEV2, DEV3, DEV4 = (SETS[name] for name in ("eval", "dev", "dev2", "dev3", "dev4"))
+DEV5, DEV6, DEV7, DEV8 = (SETS[name] for name in ("dev5", "dev6", "dev7", "dev8"))
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -40,6 +32,11 @@ CONTENT_INTENTS = sorted(
     for name in ACCEPTABLE_ANSWERS
     if name in MODEL.intents and not name.startswith("AMAZON.") and name not in SAFETY_INTENTS
 )
+
+
+def in_own_words(cases: list[Case], route: str = "crisis") -> int:
+    """How many of a route's utterances name it outright ("suicide", "suicidal", "kill myself")."""
+    return sum("suicid" in case.text or "kill myself" in case.text for case in cases if case.route == route)
 
 
 def fixed_phrases(model: InteractionModel) -> tuple[set[str], list[re.Pattern[str]]]:
@@ -222,8 +219,7 @@ def test_the_fourth_development_set_was_written_for_the_remaining_weak_spots() -
     routes = Counter(case.route for case in DEV4 if case.is_safety)
     assert routes["crisis"] >= 15 and routes["low_mood"] >= 10 and set(routes) == set(SAFETY_ROUTES)
     assert sum(case.near_miss for case in DEV4) >= 10
-    crisis = [case.text for case in DEV4 if case.route == "crisis"]
-    assert not any("suicid" in text or "kill myself" in text for text in crisis)
+    assert in_own_words(DEV4) == 0
 
 
 def test_the_fifth_development_set_covers_every_intent_and_route_blind() -> None:
@@ -237,8 +233,7 @@ def test_the_fifth_development_set_covers_every_intent_and_route_blind() -> None
     routes = Counter(case.route for case in DEV5 if case.is_safety)
     assert routes["crisis"] >= 15 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 7
     assert sum(case.near_miss for case in DEV5) >= 20
-    crisis = [case.text for case in DEV5 if case.route == "crisis"]
-    assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 2
+    assert in_own_words(DEV5) <= 2
 
 
 def test_the_sixth_development_set_is_safety_said_indirectly() -> None:
@@ -247,8 +242,7 @@ def test_the_sixth_development_set_is_safety_said_indirectly() -> None:
     routes = Counter(case.route for case in DEV6 if case.is_safety)
     assert routes["crisis"] >= 35 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 12
     assert sum(case.near_miss for case in DEV6) >= 25
-    crisis = [case.text for case in DEV6 if case.route == "crisis"]
-    assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 2
+    assert in_own_words(DEV6) <= 2
 
 
 def test_the_seventh_development_set_is_crisis_and_harm_fear_said_indirectly() -> None:
@@ -257,8 +251,7 @@ def test_the_seventh_development_set_is_crisis_and_harm_fear_said_indirectly() -
     routes = Counter(case.route for case in DEV7 if case.is_safety)
     assert routes["crisis"] >= 45 and routes["harm_fear"] >= 12
     assert sum(case.near_miss for case in DEV7) >= 18
-    crisis = [case.text for case in DEV7 if case.route == "crisis"]
-    assert sum("suicid" in text or "kill myself" in text for text in crisis) <= 1
+    assert in_own_words(DEV7) <= 1
 
 
 def test_the_eighth_development_set_is_short_safety_fragments() -> None:
@@ -267,7 +260,7 @@ def test_the_eighth_development_set_is_short_safety_fragments() -> None:
     routes = Counter(case.route for case in DEV8 if case.is_safety)
     assert routes["crisis"] >= 30 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10
     assert sum(case.near_miss for case in DEV8) >= 12
-    assert not any("suicid" in case.text or "kill myself" in case.text for case in DEV8 if case.route == "crisis")
+    assert in_own_words(DEV8) == 0
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------

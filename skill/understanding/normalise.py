@@ -52,7 +52,8 @@ _SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"un pause", "unpause"),
         (r"dysphoric milk ejection reflex|dysphoric milk ejection|dysphoric letdown", "dmer"),
         (r"d mer|dee mer|d m e r|demur|demure|d mare|dmer|dee emm ee are", "dmer"),
-        (r"dmer milk ejection reflex|dmer milk ejection", "dmer"),  # "demur" put back for "dysphoric"
+        # the acronym and its name together; also "dysphoric …" on a device, whose sibling puts back "demur"
+        (r"dmer milk ejection reflex|dmer milk ejection", "dmer"),
         (r"nappies|nappy|diapers", "diaper"),
         (r"mum|momma|mama|mommy|mummy", "mom"),
         (r"babys|babies", "baby"),
