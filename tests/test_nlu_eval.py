@@ -24,6 +24,7 @@ MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
 SETS = {name: bench_nlu.load_set(path) for name, path in bench_nlu.SETS.items()}
 EVAL, DEV, DEV2, DEV3, DEV4 = (SETS[name] for name in ("eval", "dev", "dev2", "dev3", "dev4"))
 DEV5, DEV6, DEV7, DEV8 = (SETS[name] for name in ("dev5", "dev6", "dev7", "dev8"))
+DEV9, DEV10 = SETS["dev9"], SETS["dev10"]
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -76,6 +77,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
         least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80, "dev8": 90}
+        least |= {"dev9": 110, "dev10": 120}
         assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
@@ -261,6 +263,24 @@ def test_the_eighth_development_set_is_short_safety_fragments() -> None:
     assert routes["crisis"] >= 30 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10
     assert sum(case.near_miss for case in DEV8) >= 12
     assert in_own_words(DEV8) == 0
+
+
+def test_the_ninth_development_set_is_crisis_said_every_indirect_way() -> None:
+    """dev_set_9.yaml's quotas (written blind, measured before any tuning): crisis through wishes, means,
+    rehearsal, searches, arrangements, self-harm and religious euphemisms, harm fear, and near-misses."""
+    routes = Counter(case.route for case in DEV9 if case.is_safety)
+    assert routes["crisis"] >= 60 and routes["harm_fear"] >= 18
+    assert sum(case.near_miss for case in DEV9) >= 30
+    assert in_own_words(DEV9) <= 3
+
+
+def test_the_tenth_development_set_is_every_route_told_as_a_story() -> None:
+    """dev_set_10.yaml's quotas (written blind, measured before any tuning): every route buried in longer
+    accounts that mix it with the feed, a partner or grandparent speaking, and near-misses."""
+    routes = Counter(case.route for case in DEV10 if case.is_safety)
+    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10 and routes["crisis"] >= 25
+    assert sum(case.near_miss for case in DEV10) >= 20
+    assert in_own_words(DEV10) <= 2
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
