@@ -24,7 +24,7 @@ MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
 SETS = {name: bench_nlu.load_set(path) for name, path in bench_nlu.SETS.items()}
 EVAL, DEV, DEV2, DEV3, DEV4 = (SETS[name] for name in ("eval", "dev", "dev2", "dev3", "dev4"))
 DEV5, DEV6, DEV7, DEV8 = (SETS[name] for name in ("dev5", "dev6", "dev7", "dev8"))
-DEV9, DEV10 = SETS["dev9"], SETS["dev10"]
+DEV9, DEV10, DEV11, DEV12 = (SETS[name] for name in ("dev9", "dev10", "dev11", "dev12"))
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -77,7 +77,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
         least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80, "dev8": 90}
-        least |= {"dev9": 110, "dev10": 120}
+        least |= {"dev9": 110, "dev10": 120, "dev11": 100, "dev12": 100}
         assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
@@ -281,6 +281,24 @@ def test_the_tenth_development_set_is_every_route_told_as_a_story() -> None:
     assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10 and routes["crisis"] >= 25
     assert sum(case.near_miss for case in DEV10) >= 20
     assert in_own_words(DEV10) <= 2
+
+
+def test_the_eleventh_development_set_is_crisis_in_questions_and_fragments() -> None:
+    """dev_set_11.yaml's quotas (written blind, measured before any tuning): crisis and harm fear asked as
+    questions, hypotheticals and fragments, by fathers and partners too, and near-misses."""
+    routes = Counter(case.route for case in DEV11 if case.is_safety)
+    assert routes["crisis"] >= 55 and routes["harm_fear"] >= 15
+    assert sum(case.near_miss for case in DEV11) >= 30
+    assert in_own_words(DEV11) <= 2
+
+
+def test_the_twelfth_development_set_is_safety_riding_along_with_requests() -> None:
+    """dev_set_12.yaml's quotas (written blind, measured before any tuning): every route hedged or mixed into
+    an ordinary request, and negated or resolved cases as near-misses."""
+    routes = Counter(case.route for case in DEV12 if case.is_safety)
+    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10 and routes["crisis"] >= 30
+    assert sum(case.near_miss for case in DEV12) >= 25
+    assert in_own_words(DEV12) <= 3
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
