@@ -12,7 +12,7 @@ Prints Markdown: per-intent accuracy, overall accuracy, safety recall per route 
 any safety answer), false alarms (a safety answer to a non-safety utterance, and to the near-misses alone) and
 the fallback rate, for both resolvers side by side. `--json` prints the same numbers as one JSON object.
 
-Usage: .venv/bin/python bench/bench_nlu.py [--set eval|dev|dev2…dev12|PATH] [--resolver both|say|virtual-alexa]
+Usage: .venv/bin/python bench/bench_nlu.py [--set eval|dev|dev2…dev14|PATH] [--resolver both|say|virtual-alexa]
 [--json] [--failures]  (--failures lists the missed utterances: use it with --set dev; the eval set is held out)
 """
 
@@ -58,6 +58,8 @@ SETS = {
     "dev10": REPO_ROOT / "tests" / "nlu" / "dev_set_10.yaml",
     "dev11": REPO_ROOT / "tests" / "nlu" / "dev_set_11.yaml",
     "dev12": REPO_ROOT / "tests" / "nlu" / "dev_set_12.yaml",
+    "dev13": REPO_ROOT / "tests" / "nlu" / "dev_set_13.yaml",
+    "dev14": REPO_ROOT / "tests" / "nlu" / "dev_set_14.yaml",
 }
 MODEL_PATH = REPO_ROOT / "interaction_model" / "en-US.json"
 NODE_TOOLS = REPO_ROOT / "tools" / "nlu"
@@ -479,7 +481,7 @@ def failures_text(name: str, outcomes: Sequence[Outcome]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="eval", help="eval (held out, default), dev, dev2…dev12, or a path")
+    parser.add_argument("--set", default="eval", help="eval (held out, default), dev, dev2…dev14, or a path")
     parser.add_argument("--resolver", choices=("both", *RESOLVERS), default="both")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
     parser.add_argument("--failures", action="store_true", help="list missed utterances (for the dev set)")

@@ -25,6 +25,7 @@ SETS = {name: bench_nlu.load_set(path) for name, path in bench_nlu.SETS.items()}
 EVAL, DEV, DEV2, DEV3, DEV4 = (SETS[name] for name in ("eval", "dev", "dev2", "dev3", "dev4"))
 DEV5, DEV6, DEV7, DEV8 = (SETS[name] for name in ("dev5", "dev6", "dev7", "dev8"))
 DEV9, DEV10, DEV11, DEV12 = (SETS[name] for name in ("dev9", "dev10", "dev11", "dev12"))
+DEV13, DEV14 = SETS["dev13"], SETS["dev14"]
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -77,7 +78,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
         least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80, "dev8": 90}
-        least |= {"dev9": 110, "dev10": 120, "dev11": 100, "dev12": 100}
+        least |= {"dev9": 110, "dev10": 120, "dev11": 100, "dev12": 100, "dev13": 100, "dev14": 90}
         assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
@@ -299,6 +300,23 @@ def test_the_twelfth_development_set_is_safety_riding_along_with_requests() -> N
     assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10 and routes["crisis"] >= 30
     assert sum(case.near_miss for case in DEV12) >= 25
     assert in_own_words(DEV12) <= 3
+
+
+def test_the_thirteenth_development_set_is_safety_in_dialect_slang_and_mishearings() -> None:
+    """dev_set_13.yaml's quotas (written blind, measured before any tuning): every route in dialects, slang
+    and speech-recognition mishearings, and dialect idioms as near-misses."""
+    routes = Counter(case.route for case in DEV13 if case.is_safety)
+    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 8 and routes["crisis"] >= 40
+    assert sum(case.near_miss for case in DEV13) >= 15
+
+
+def test_the_fourteenth_development_set_is_the_quietest_signals() -> None:
+    """dev_set_14.yaml's quotas (written blind, measured before any tuning): crisis and harm fear said flatly
+    and briefly, the line between low mood and crisis, and quiet ordinary requests as near-misses."""
+    routes = Counter(case.route for case in DEV14 if case.is_safety)
+    assert set(routes) == set(SAFETY_ROUTES) and routes["crisis"] >= 40 and routes["harm_fear"] >= 10
+    assert sum(case.near_miss for case in DEV14) >= 12
+    assert in_own_words(DEV14) <= 2
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
