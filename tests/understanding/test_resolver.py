@@ -54,6 +54,14 @@ def resolver() -> Resolver:
         ("What's D-MER", "what is dmer"),
         ("dee mer", "dmer"),
         ("no wet nappies", "no wet diaper"),
+        ("ah'm feart tae be left alane wi the bairn", "i am scared to be left alone with the baby"),
+        ("ah dae somethin", "i do something"),
+        ("i cannae dae this nae mair", "i can not do this any more"),
+        ("thinkin bout killmyself", "thinking bout kill myself"),
+        ("finna end it", "going to end it"),
+        ("no more pumping", "no more pumping"),
+        ("ah okay", "ah okay"),
+        ("weaning", "weaning"),
     ],
 )
 def test_normalise(text: str, normalised: str) -> None:
