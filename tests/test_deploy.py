@@ -23,7 +23,7 @@ from tests.support.alexa import AlexaClient
 from tests.support.pki import TestPKI
 from tests.support.server import REPO_ROOT, free_port, letdown_server, wait_until_healthy
 from tests.support.slow_clients import SlowClients
-from tests.test_production import MIB, chunked, error_of, raw_exchange, status_of
+from tests.test_production import MIB, chunked, error_of, raw_exchange_reading_while_sending, status_of
 
 BIN = Path(sys.executable).parent
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -173,12 +173,12 @@ def test_caddy_buffering_keeps_slow_clients_off_gunicorns_threads(behind_caddy: 
 def test_caddy_answers_oversized_bodies_413_chunked_included(behind_caddy: str) -> None:
     port = int(behind_caddy.rsplit(":", 1)[1])
     head = f"POST /alexa HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {MIB}\r\n\r\n"
-    assert status_of(raw_exchange(port, head.encode(), [b" " * MIB])) == 413
+    assert status_of(raw_exchange_reading_while_sending(port, head.encode(), b" " * MIB)) == 413
     chunked_head = (
         b"POST /alexa HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
     )
-    answer = raw_exchange(port, chunked_head, chunked(b" " * (200 * 1024)))
+    answer = raw_exchange_reading_while_sending(port, chunked_head, b"".join(chunked(b" " * (200 * 1024))))
     assert status_of(answer) == 413, answer[:300]
     small = requests.post(f"{behind_caddy}/alexa", data=b"{}", headers={"Content-Type": "text/plain"}, timeout=10)
     assert small.status_code == 415
