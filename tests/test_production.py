@@ -79,14 +79,7 @@ def raw_exchange(port: int, head: bytes, body_chunks: list[bytes], timeout: floa
         sock.sendall(head)
         for chunk in body_chunks:
             sock.sendall(chunk)
-        received = b""
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return received
-            received += data
-            if b"\r\n\r\n" in received and _complete(received):
-                return received
+        return _read_answer(sock)
 
 
 def raw_exchange_reading_while_sending(port: int, head: bytes, body: bytes, timeout: float = 10.0) -> bytes:
@@ -100,20 +93,26 @@ def raw_exchange_reading_while_sending(port: int, head: bytes, body: bytes, time
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sending = threading.Thread(target=_send_ignoring_a_closed_peer, args=(sock, head + body), daemon=True)
         sending.start()
-        received = b""
-        while not (b"\r\n\r\n" in received and _complete(received)):
-            data = sock.recv(65536)
-            if not data:
-                break
-            received += data
+        answer = _read_answer(sock)
         sending.join(timeout)
-        return received
+        return answer
 
 
 def _send_ignoring_a_closed_peer(sock: socket.socket, data: bytes) -> None:
     # The peer may answer and close before the whole body goes out; the reader has the answer by then.
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         sock.sendall(data)
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """Everything up to the end of the first answer (or until the peer closes); a reset raises."""
+    received = b""
+    while not (b"\r\n\r\n" in received and _complete(received)):
+        data = sock.recv(65536)
+        if not data:
+            break
+        received += data
+    return received
 
 
 def _complete(received: bytes) -> bool:
