@@ -12,7 +12,7 @@ Prints Markdown: per-intent accuracy, overall accuracy, safety recall per route 
 any safety answer), false alarms (a safety answer to a non-safety utterance, and to the near-misses alone) and
 the fallback rate, for both resolvers side by side. `--json` prints the same numbers as one JSON object.
 
-Usage: .venv/bin/python bench/bench_nlu.py [--set eval|dev|dev2…dev14|PATH] [--resolver both|say|virtual-alexa]
+Usage: .venv/bin/python bench/bench_nlu.py [--set eval|dev|dev2…devN|PATH] [--resolver both|say|virtual-alexa]
 [--json] [--failures]  (--failures lists the missed utterances: use it with --set dev; the eval set is held out)
 """
 
@@ -44,23 +44,18 @@ from skill.config import Config  # noqa: E402
 from skill.interaction_model import LAUNCH, InteractionModel  # noqa: E402
 from tests.support.server import free_port, wait_until_healthy  # noqa: E402
 
-SETS = {
-    "eval": REPO_ROOT / "tests" / "nlu" / "eval_set.yaml",
-    "dev": REPO_ROOT / "tests" / "nlu" / "dev_set.yaml",
-    "dev2": REPO_ROOT / "tests" / "nlu" / "dev_set_2.yaml",
-    "dev3": REPO_ROOT / "tests" / "nlu" / "dev_set_3.yaml",
-    "dev4": REPO_ROOT / "tests" / "nlu" / "dev_set_4.yaml",
-    "dev5": REPO_ROOT / "tests" / "nlu" / "dev_set_5.yaml",
-    "dev6": REPO_ROOT / "tests" / "nlu" / "dev_set_6.yaml",
-    "dev7": REPO_ROOT / "tests" / "nlu" / "dev_set_7.yaml",
-    "dev8": REPO_ROOT / "tests" / "nlu" / "dev_set_8.yaml",
-    "dev9": REPO_ROOT / "tests" / "nlu" / "dev_set_9.yaml",
-    "dev10": REPO_ROOT / "tests" / "nlu" / "dev_set_10.yaml",
-    "dev11": REPO_ROOT / "tests" / "nlu" / "dev_set_11.yaml",
-    "dev12": REPO_ROOT / "tests" / "nlu" / "dev_set_12.yaml",
-    "dev13": REPO_ROOT / "tests" / "nlu" / "dev_set_13.yaml",
-    "dev14": REPO_ROOT / "tests" / "nlu" / "dev_set_14.yaml",
-}
+NLU_SETS = REPO_ROOT / "tests" / "nlu"
+
+
+def labelled_sets(folder: Path = NLU_SETS) -> dict[str, Path]:
+    """The held-out `eval` set and every development set, by the name `--set` takes: dev_set.yaml is `dev`,
+    dev_set_N.yaml is `devN`, so a new set is picked up by adding its file."""
+    numbered = {int(path.stem.removeprefix("dev_set_")): path for path in folder.glob("dev_set_*.yaml")}
+    sets = {"eval": folder / "eval_set.yaml", "dev": folder / "dev_set.yaml"}
+    return sets | {f"dev{number}": numbered[number] for number in sorted(numbered)}
+
+
+SETS = labelled_sets()
 MODEL_PATH = REPO_ROOT / "interaction_model" / "en-US.json"
 NODE_TOOLS = REPO_ROOT / "tools" / "nlu"
 DRIVER = NODE_TOOLS / "va_driver.js"
@@ -481,7 +476,7 @@ def failures_text(name: str, outcomes: Sequence[Outcome]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="eval", help="eval (held out, default), dev, dev2…dev14, or a path")
+    parser.add_argument("--set", default="eval", help="eval (held out, default), dev, dev2…devN, or a path")
     parser.add_argument("--resolver", choices=("both", *RESOLVERS), default="both")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
     parser.add_argument("--failures", action="store_true", help="list missed utterances (for the dev set)")

@@ -10,7 +10,8 @@ import fnmatch
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,7 @@ from skill.text import spoken_form
 MODEL = InteractionModel.load(bench_nlu.MODEL_PATH)
 SETS = {name: bench_nlu.load_set(path) for name, path in bench_nlu.SETS.items()}
 EVAL, DEV, DEV2, DEV3, DEV4 = (SETS[name] for name in ("eval", "dev", "dev2", "dev3", "dev4"))
-DEV5, DEV6, DEV7, DEV8 = (SETS[name] for name in ("dev5", "dev6", "dev7", "dev8"))
-DEV9, DEV10, DEV11, DEV12 = (SETS[name] for name in ("dev9", "dev10", "dev11", "dev12"))
-DEV13, DEV14 = SETS["dev13"], SETS["dev14"]
+DEV5 = SETS["dev5"]
 KNOWN_INTENTS = set(MODEL.intents) | CONTRACT_INTENTS | {LAUNCH}
 # The intents the skill answers with its own content and bench_nlu knows how to score (not Alexa's built-ins, not
 # the safety routes, not the free-text catch-alls, whose answer is whatever their text resolves to).
@@ -239,84 +238,71 @@ def test_the_fifth_development_set_covers_every_intent_and_route_blind() -> None
     assert in_own_words(DEV5) <= 2
 
 
-def test_the_sixth_development_set_is_safety_said_indirectly() -> None:
-    """dev_set_6.yaml's quotas (written blind to the model and the lexicon, measured before any tuning): every
-    route, crisis most of all and almost never in its own words, and near-misses with alarming words."""
-    routes = Counter(case.route for case in DEV6 if case.is_safety)
-    assert routes["crisis"] >= 35 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 12
-    assert sum(case.near_miss for case in DEV6) >= 25
-    assert in_own_words(DEV6) <= 2
+@dataclass(frozen=True)
+class SafetyQuota:
+    """What a blind safety set promised to hold (each was written blind and measured before any tuning)."""
+
+    aims: str
+    least_per_route: Mapping[str, int]
+    near_misses: int
+    every_route: int | None = None  # when set, every route appears at least this often
+    in_own_words: int | None = None  # at most this many crisis utterances say "suicide" or "kill myself"
 
 
-def test_the_seventh_development_set_is_crisis_and_harm_fear_said_indirectly() -> None:
-    """dev_set_7.yaml's quotas (written blind, measured before any tuning): crisis and harm fear in the most
-    indirect words (plans, means, goodbyes, affairs in order, euphemisms), and near-misses."""
-    routes = Counter(case.route for case in DEV7 if case.is_safety)
-    assert routes["crisis"] >= 45 and routes["harm_fear"] >= 12
-    assert sum(case.near_miss for case in DEV7) >= 18
-    assert in_own_words(DEV7) <= 1
+SAFETY_QUOTAS: Mapping[str, SafetyQuota] = {
+    "dev6": SafetyQuota("every route, crisis almost never in its own words", {"crisis": 35}, 25, 12, 2),
+    "dev7": SafetyQuota(
+        "crisis and harm fear in the most indirect words (plans, means, goodbyes, affairs in order, euphemisms)",
+        {"crisis": 45, "harm_fear": 12},
+        18,
+        in_own_words=1,
+    ),
+    "dev8": SafetyQuota("every route in the short fragments speech recognition hands over", {"crisis": 30}, 12, 10, 0),
+    "dev9": SafetyQuota(
+        "crisis through wishes, means, rehearsal, searches, arrangements, self-harm and religious euphemisms",
+        {"crisis": 60, "harm_fear": 18},
+        30,
+        in_own_words=3,
+    ),
+    "dev10": SafetyQuota(
+        "every route buried in longer accounts, a partner or grandparent speaking", {"crisis": 25}, 20, 10, 2
+    ),
+    "dev11": SafetyQuota(
+        "crisis and harm fear asked as questions, hypotheticals and fragments, by fathers and partners too",
+        {"crisis": 55, "harm_fear": 15},
+        30,
+        in_own_words=2,
+    ),
+    "dev12": SafetyQuota(
+        "every route hedged or mixed into an ordinary request; negated cases as near-misses", {"crisis": 30}, 25, 10, 3
+    ),
+    "dev13": SafetyQuota("every route in dialects, slang and speech-recognition mishearings", {"crisis": 40}, 15, 8),
+    "dev14": SafetyQuota(
+        "crisis and harm fear said flatly and briefly; the line between low mood and crisis",
+        {"crisis": 40, "harm_fear": 10},
+        12,
+        every_route=1,
+        in_own_words=2,
+    ),
+}
+# dev to dev5 cover content intents too and have quota tests of their own above
+OWN_QUOTA_TESTS = {"dev", "dev2", "dev3", "dev4", "dev5"}
 
 
-def test_the_eighth_development_set_is_short_safety_fragments() -> None:
-    """dev_set_8.yaml's quotas (written blind, measured before any tuning): every route in the short fragments
-    speech recognition hands over, crisis never in its own words, and near-misses."""
-    routes = Counter(case.route for case in DEV8 if case.is_safety)
-    assert routes["crisis"] >= 30 and set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10
-    assert sum(case.near_miss for case in DEV8) >= 12
-    assert in_own_words(DEV8) == 0
+@pytest.mark.parametrize("name", sorted(SAFETY_QUOTAS))
+def test_the_blind_safety_sets_hold_what_they_promise(name: str) -> None:
+    quota, cases = SAFETY_QUOTAS[name], SETS[name]
+    routes = Counter(case.route for case in cases if case.is_safety)
+    assert {route: routes[route] for route, least in quota.least_per_route.items() if routes[route] < least} == {}
+    if quota.every_route is not None:
+        assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= quota.every_route
+    assert sum(case.near_miss for case in cases) >= quota.near_misses
+    if quota.in_own_words is not None:
+        assert in_own_words(cases) <= quota.in_own_words
 
 
-def test_the_ninth_development_set_is_crisis_said_every_indirect_way() -> None:
-    """dev_set_9.yaml's quotas (written blind, measured before any tuning): crisis through wishes, means,
-    rehearsal, searches, arrangements, self-harm and religious euphemisms, harm fear, and near-misses."""
-    routes = Counter(case.route for case in DEV9 if case.is_safety)
-    assert routes["crisis"] >= 60 and routes["harm_fear"] >= 18
-    assert sum(case.near_miss for case in DEV9) >= 30
-    assert in_own_words(DEV9) <= 3
-
-
-def test_the_tenth_development_set_is_every_route_told_as_a_story() -> None:
-    """dev_set_10.yaml's quotas (written blind, measured before any tuning): every route buried in longer
-    accounts that mix it with the feed, a partner or grandparent speaking, and near-misses."""
-    routes = Counter(case.route for case in DEV10 if case.is_safety)
-    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10 and routes["crisis"] >= 25
-    assert sum(case.near_miss for case in DEV10) >= 20
-    assert in_own_words(DEV10) <= 2
-
-
-def test_the_eleventh_development_set_is_crisis_in_questions_and_fragments() -> None:
-    """dev_set_11.yaml's quotas (written blind, measured before any tuning): crisis and harm fear asked as
-    questions, hypotheticals and fragments, by fathers and partners too, and near-misses."""
-    routes = Counter(case.route for case in DEV11 if case.is_safety)
-    assert routes["crisis"] >= 55 and routes["harm_fear"] >= 15
-    assert sum(case.near_miss for case in DEV11) >= 30
-    assert in_own_words(DEV11) <= 2
-
-
-def test_the_twelfth_development_set_is_safety_riding_along_with_requests() -> None:
-    """dev_set_12.yaml's quotas (written blind, measured before any tuning): every route hedged or mixed into
-    an ordinary request, and negated or resolved cases as near-misses."""
-    routes = Counter(case.route for case in DEV12 if case.is_safety)
-    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 10 and routes["crisis"] >= 30
-    assert sum(case.near_miss for case in DEV12) >= 25
-    assert in_own_words(DEV12) <= 3
-
-
-def test_the_thirteenth_development_set_is_safety_in_dialect_slang_and_mishearings() -> None:
-    """dev_set_13.yaml's quotas (written blind, measured before any tuning): every route in dialects, slang
-    and speech-recognition mishearings, and dialect idioms as near-misses."""
-    routes = Counter(case.route for case in DEV13 if case.is_safety)
-    assert set(routes) == set(SAFETY_ROUTES) and min(routes.values()) >= 8 and routes["crisis"] >= 40
-    assert sum(case.near_miss for case in DEV13) >= 15
-
-
-def test_the_fourteenth_development_set_is_the_quietest_signals() -> None:
-    """dev_set_14.yaml's quotas (written blind, measured before any tuning): crisis and harm fear said flatly
-    and briefly, the line between low mood and crisis, and quiet ordinary requests as near-misses."""
-    routes = Counter(case.route for case in DEV14 if case.is_safety)
-    assert set(routes) == set(SAFETY_ROUTES) and routes["crisis"] >= 40 and routes["harm_fear"] >= 10
-    assert sum(case.near_miss for case in DEV14) >= 12
-    assert in_own_words(DEV14) <= 2
+def test_every_development_set_has_its_quotas() -> None:
+    assert set(SETS) - {"eval"} - OWN_QUOTA_TESTS - set(SAFETY_QUOTAS) == set()
 
 
 # ----- the drivers, end to end --------------------------------------------------------------------------
