@@ -77,7 +77,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         assert "HELD-OUT" in header and "held_out: true" in header
     else:
         least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80, "dev8": 90}
-        least |= {"dev9": 110, "dev10": 120, "dev11": 100, "dev12": 100, "dev13": 100, "dev14": 90, "dev16": 115}
+        least |= {"dev9": 110, "dev10": 120, "dev11": 100, "dev12": 100, "dev13": 100, "dev14": 90, "dev15": 120, "dev16": 115}
         assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
@@ -282,6 +282,13 @@ SAFETY_QUOTAS: Mapping[str, SafetyQuota] = {
         {"crisis": 40, "harm_fear": 10},
         12,
         every_route=1,
+        in_own_words=2,
+    ),
+    "dev15": SafetyQuota(
+        "crisis and harm fear tangled with the feed and D-MER, and in metaphors; ordinary D-MER as near-misses",
+        {"crisis": 50, "harm_fear": 14},
+        24,
+        every_route=8,
         in_own_words=2,
     ),
     "dev16": SafetyQuota(
