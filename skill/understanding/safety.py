@@ -16,12 +16,13 @@ as said); they only keep a weak fuzzy match from taking the alarming word litera
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
 from skill.speech.content import LocaleContent
+from skill.understanding.anchors import anchor_words, text_words
 from skill.understanding.normalise import normalise
 
 LEXICON_KEY = "safety.lexicon"
@@ -42,6 +43,7 @@ class LexiconEntry:
     requires: tuple[re.Pattern[str], ...]
     negatable: bool
     source: str
+    anchors: frozenset[str] | None = None  # words of which any match holds one (skill/understanding/anchors.py)
 
     def said(self, text: str, negation: re.Pattern[str] | None) -> bool | None:
         """None: the pattern is not in the text; else whether it is there once without a negation before it."""
@@ -81,6 +83,12 @@ class SafetyLexicon:
     ) -> None:
         rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
         self.entries = tuple(sorted(entries, key=lambda entry: rank.get(entry.route, len(rank))))  # stable
+        # Which entries each word makes possible; entries without anchors are always tried.
+        self._unanchored = frozenset(n for n, entry in enumerate(self.entries) if entry.anchors is None)
+        self._by_word: dict[str, set[int]] = {}
+        for n, entry in enumerate(self.entries):
+            for word in entry.anchors or ():
+                self._by_word.setdefault(word, set()).add(n)
         self.watch = tuple(watch)
         self.negation = negation
         self.idioms = tuple(idioms)
@@ -113,7 +121,9 @@ class SafetyLexicon:
     def routes(self, texts: Iterable[str | None]) -> list[str]:
         """Every route with an entry matching any of the texts, in precedence order."""
         normalised = [normalise(text) for text in texts if text]
-        found = {entry.route for entry in self.entries for text in normalised if entry.matches(text, self.negation)}
+        found = {
+            entry.route for text in normalised for entry in self._candidates(text) if entry.matches(text, self.negation)
+        }
         return [route for route in ROUTE_PRECEDENCE if route in found]
 
     def route(self, texts: Iterable[str | None]) -> str | None:
@@ -123,12 +133,20 @@ class SafetyLexicon:
 
     def _first_route(self, normalised: str) -> str | None:
         """The route of the first entry the text matches (entries are held in precedence order)."""
-        return next((entry.route for entry in self.entries if entry.matches(normalised, self.negation)), None)
+        candidates = self._candidates(normalised)
+        return next((entry.route for entry in candidates if entry.matches(normalised, self.negation)), None)
+
+    def _candidates(self, normalised: str) -> Iterator[LexiconEntry]:
+        """The entries, in precedence order, that the text's words leave possible (most texts rule out most)."""
+        possible = set(self._unanchored)
+        for word in text_words(normalised):
+            possible.update(self._by_word.get(word, ()))
+        return (self.entries[n] for n in sorted(possible))
 
     def cleared(self, text: str) -> bool:
         """Some entry's words are there but its own context rule clears them (for a text no route matched)."""
         normalised = normalise(text)
-        return any(entry.cleared(normalised, self.negation) for entry in self.entries)
+        return any(entry.cleared(normalised, self.negation) for entry in self._candidates(normalised))
 
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
@@ -203,6 +221,7 @@ def _entry(route: str, index: int, raw: Any, families: Mapping[str, str]) -> Lex
         requires=tuple(_compiled(rule, f"{where} requires", families) for rule in raw.get("requires") or ()),
         negatable=bool(raw.get("negatable", False)),
         source=source.strip(),
+        anchors=anchor_words(pattern.pattern),
     )
 
 
