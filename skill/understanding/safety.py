@@ -24,6 +24,7 @@ from skill.conversation.safety import ROUTE_PRECEDENCE, SAFETY_INTENTS
 from skill.speech.content import LocaleContent
 from skill.understanding.anchors import anchor_words, text_words
 from skill.understanding.normalise import normalise
+from skill.understanding.reported import FirstPerson
 
 LEXICON_KEY = "safety.lexicon"
 DEFAULT_NEGATION_WINDOW = 3
@@ -80,6 +81,7 @@ class SafetyLexicon:
         watch: Sequence[re.Pattern[str]],
         negation: re.Pattern[str] | None,
         idioms: Sequence[Idiom] = (),
+        reported: FirstPerson | None = None,
     ) -> None:
         rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
         self.entries = tuple(sorted(entries, key=lambda entry: rank.get(entry.route, len(rank))))  # stable
@@ -92,6 +94,7 @@ class SafetyLexicon:
         self.watch = tuple(watch)
         self.negation = negation
         self.idioms = tuple(idioms)
+        self.reported = reported
         self._rank = {route: index for index, route in enumerate(ROUTE_PRECEDENCE)}
 
     @classmethod
@@ -116,11 +119,12 @@ class SafetyLexicon:
             _compiled(raw.get("pattern"), f"watch {n + 1}", families) for n, raw in enumerate(data.get("watch") or ())
         ]
         idioms = [_idiom(n, raw, families) for n, raw in enumerate(data.get("idioms") or ())]
-        return cls(entries, watch, _negation_pattern(data), idioms)
+        reported = FirstPerson.from_data(data["reported"]) if data.get("reported") else None
+        return cls(entries, watch, _negation_pattern(data), idioms, reported)
 
     def routes(self, texts: Iterable[str | None]) -> list[str]:
         """Every route with an entry matching any of the texts, in precedence order."""
-        normalised = [normalise(text) for text in texts if text]
+        normalised = self._readings(texts)
         found = {
             entry.route for text in normalised for entry in self._candidates(text) if entry.matches(text, self.negation)
         }
@@ -128,8 +132,20 @@ class SafetyLexicon:
 
     def route(self, texts: Iterable[str | None]) -> str | None:
         """The first route by precedence that any text matches."""
-        found = [route for route in (self._first_route(normalise(text)) for text in texts if text) if route]
+        found = [route for route in (self._first_route(text) for text in self._readings(texts)) if route]
         return min(found, key=self._rank.__getitem__, default=None)
+
+    def _readings(self, texts: Iterable[str | None]) -> list[str]:
+        """Each text normalised, and also in the first person when someone reports the parent's words."""
+        readings = []
+        for text in texts:
+            if text:
+                normalised = normalise(text)
+                readings.append(normalised)
+                first_person = self.reported.reading(normalised) if self.reported else None
+                if first_person:
+                    readings.append(first_person)
+        return readings
 
     def _first_route(self, normalised: str) -> str | None:
         """The route of the first entry the text matches (entries are held in precedence order)."""
