@@ -15,6 +15,7 @@ from typing import Any
 @dataclass(frozen=True)
 class FirstPerson:
     reporter: re.Pattern[str]
+    subject: re.Pattern[str]  # a reporter who opens the sentence ("my partner scratches her arms")
     words: Mapping[str, str]  # she → i, herself → myself, his → my
     possessive: Mapping[str, str]  # her → my before a noun …
     objective: Mapping[str, str]  # … and her → me otherwise
@@ -26,6 +27,7 @@ class FirstPerson:
     def from_data(cls, data: Mapping[str, Any]) -> FirstPerson:
         return cls(
             reporter=re.compile(str(data["reporter"])),
+            subject=re.compile(str(data.get("subject") or r"(?!)")),
             words=dict(data.get("words") or {}),
             possessive=dict(data.get("possessive") or {}),
             objective=dict(data.get("objective") or {}),
@@ -35,10 +37,11 @@ class FirstPerson:
         )
 
     def reading(self, normalised: str) -> str | None:
-        """The text in the first person when it names a reporter whom a pronoun then speaks of, else None
-        ("giving her things away to my sister's baby" has no "she" or "he": its "her" is the baby's)."""
+        """The text in the first person when a reporter opens it, or names one whom a pronoun then speaks of;
+        else None ("giving her things away to my sister's baby" does neither: its "her" is the baby's)."""
         tokens = normalised.split()
-        if not self.reporter.search(normalised) or not any(self.words.get(token) == "i" for token in tokens):
+        spoken_of = self.reporter.search(normalised) and any(self.words.get(token) == "i" for token in tokens)
+        if not (spoken_of or self.subject.match(normalised)):
             return None
         read: list[str] = []
         agree = False  # the next verb follows a pronoun now read as "i"

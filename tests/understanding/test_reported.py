@@ -20,6 +20,7 @@ READ = LEXICON.reported
         ("my partner says she always wants to go", "my partner says i always want to go"),
         ("my friend says she scratches her arms", "my friend says i scratch my arms"),  # "her" before a noun
         ("my sister says she tries", "my sister says i try"),
+        ("my partner scratches her arms", "my partner scratches my arms"),  # a reporter opening the sentence
         ("my husband says he is done", "my husband says i am done"),
         ("my wife is scared of what she might do to him", "my wife is scared of what i might do to him"),
         ("my wife told me to look after her", "my wife told me to look after her"),  # an object stays
