@@ -1,6 +1,6 @@
 """Anchor words of a regular expression: whole words of which any match must contain at least one.
 
-The safety lexicon tries some 370 patterns on every text, and nearly every text matches none of them. Most
+The safety lexicon tries hundreds of patterns on every text, and nearly every text matches none of them. Most
 patterns need a word that ordinary texts lack ("pills", "bridge", "myself"), so a text none of whose words is
 among a pattern's anchors cannot match it, and the pattern is not tried. The anchors are read from the
 pattern itself (its parse tree, from `re`'s own parser), never written by hand, so they cannot fall out of
