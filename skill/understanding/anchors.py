@@ -12,6 +12,7 @@ both sides in every way the pattern can match, so it is then a whole word of the
 
 from __future__ import annotations
 
+import functools
 import re
 
 # re's own parser: what the module sre_parse was until 3.11 deprecated it (typeshed stubs only the old names)
@@ -28,6 +29,7 @@ SPACE = ord(" ")
 Item = tuple[Any, Any]
 
 
+@functools.cache  # a pure function of the pattern; the English locales share one lexicon's patterns
 def anchor_words(pattern: str) -> frozenset[str] | None:
     """Whole words of which every match of `pattern` holds at least one, or None when there are none certain."""
     try:
