@@ -65,6 +65,8 @@ _SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"cannae|canna|cyaan", "can not"),
         (r"finna|fixing to", "going to"),
         (r"bairn|bairns", "baby"),
+        # "I'll" typed without its apostrophe, where a verb follows ("ill be", "ill lose it"; "she is ill" stays)
+        (r"ill (?=(?:be|lose|snap|just|never|do|go|have|make|take|end|kill|hurt|harm|die|stop)\b)", "i will "),
         (r"feart", "scared"),
         (r"alane", "alone"),
         (r"awfy", "very"),

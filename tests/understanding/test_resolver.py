@@ -55,6 +55,8 @@ def resolver() -> Resolver:
         ("dee mer", "dmer"),
         ("no wet nappies", "no wet diaper"),
         ("ah'm feart tae be left alane wi the bairn", "i am scared to be left alone with the baby"),
+        ("im scared ill lose it", "i am scared i will lose it"),  # "I'll" without its apostrophe, before a verb
+        ("she is ill today", "she is ill today"),
         ("ah dae somethin", "i do something"),
         ("i cannae dae this nae mair", "i can not do this any more"),
         ("thinkin bout killmyself", "thinking bout kill myself"),
