@@ -79,7 +79,7 @@ def test_sets_are_large_enough_and_say_what_they_are(name: str) -> None:
         least = {"dev": 80, "dev2": 230, "dev3": 150, "dev4": 150, "dev5": 180, "dev6": 120, "dev7": 80, "dev8": 90}
         least |= {"dev9": 110, "dev10": 120, "dev11": 100, "dev12": 100, "dev13": 100, "dev14": 90}
         least |= {"dev15": 120, "dev16": 115, "dev17": 110, "dev18": 115, "dev19": 105, "dev20": 115}
-        least |= {"dev21": 115, "dev22": 115, "dev23": 115, "dev24": 115}
+        least |= {"dev21": 115, "dev22": 115, "dev23": 115, "dev24": 115, "dev25": 120}
         assert len(SETS[name]) >= least[name]
         assert "MAY read" in header and "held_out: false" in header
 
@@ -353,6 +353,13 @@ SAFETY_QUOTAS: Mapping[str, SafetyQuota] = {
         "crisis and harm fear reported by a partner, parent or friend; their ordinary questions as near-misses",
         {"crisis": 50, "harm_fear": 12},
         26,
+        every_route=9,
+        in_own_words=2,
+    ),
+    "dev25": SafetyQuota(
+        "crisis through the means (pills and their bottles, blades, rope, heights, water, trains); their ordinary uses",
+        {"crisis": 55, "harm_fear": 12},
+        30,
         every_route=9,
         in_own_words=2,
     ),
