@@ -281,12 +281,12 @@ def test_user_is_stored_under_a_hash_of_the_id(store: AttributeStore, database_u
 
 def test_raw_user_id_never_logged(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    store = open_store(database_url)
-    envelope = envelope_for(USER_ID)
-    attributes = store.get_attributes(envelope)
-    attributes["visits"] = 1
-    store.save_attributes(envelope, attributes)
-    store.delete_attributes(envelope)
+    with contextlib.closing(open_store(database_url)) as store:
+        envelope = envelope_for(USER_ID)
+        attributes = store.get_attributes(envelope)
+        attributes["visits"] = 1
+        store.save_attributes(envelope, attributes)
+        store.delete_attributes(envelope)
     assert USER_ID not in caplog.text
     assert sha256_hex(USER_ID) not in caplog.text
 
@@ -408,9 +408,9 @@ OPENING_WORKERS = 3
 
 def open_at_once(database_url: str, worker: int, barrier: threading.Barrier, results: Any) -> None:
     barrier.wait(BARRIER_TIMEOUT_S)
-    store = open_store(database_url)
-    attributes = store.get_attributes(envelope_for(f"amzn1.ask.account.WORKER{worker}"))
-    results.put((attributes.unavailable, store.health()))
+    with contextlib.closing(open_store(database_url)) as store:
+        attributes = store.get_attributes(envelope_for(f"amzn1.ask.account.WORKER{worker}"))
+        results.put((attributes.unavailable, store.health()))
 
 
 def test_processes_opening_a_new_database_at_once_all_succeed(new_database: Callable[[], str]) -> None:
@@ -538,9 +538,9 @@ def test_failed_migration_is_reported_and_rolled_back(database_url: str) -> None
     broken = Migration(len(MIGRATIONS) + 1, "clashes with an existing table", ("CREATE TABLE attributes (x INT)",))
     open_store(database_url).close()
 
-    store = open_store(database_url, migrations=(*MIGRATIONS, broken))
-    attributes = store.get_attributes(envelope_for(USER_ID))
-    ok, detail = store.health()
+    with contextlib.closing(open_store(database_url, migrations=(*MIGRATIONS, broken))) as store:
+        attributes = store.get_attributes(envelope_for(USER_ID))
+        ok, detail = store.health()
 
     assert attributes.unavailable
     assert not ok and detail.startswith("database schema migration failed:")
@@ -603,10 +603,12 @@ def test_unavailable_attributes_never_overwrite_real_ones(store: AttributeStore,
 
 
 @pytest.mark.postgres
-def test_postgres_restart_is_survived(postgres_server: PostgresServer) -> None:
+def test_postgres_restart_is_survived(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> None:
     url = postgres_server.create_database()
     store = open_store(url, reconnect_interval_s=0)
     patient_store = open_store(url, reconnect_interval_s=60)
+    request.addfinalizer(store.close)
+    request.addfinalizer(patient_store.close)
     envelope = envelope_for(USER_ID)
     store.save_attributes(envelope, {"visits": 5})
     patient_store.get_attributes(envelope)
