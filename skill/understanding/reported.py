@@ -17,8 +17,7 @@ class FirstPerson:
     reporter: re.Pattern[str]
     subject: re.Pattern[str]  # a reporter who opens the sentence ("my partner scratches her arms")
     words: Mapping[str, str]  # she → i, herself → myself, his → my
-    possessive: Mapping[str, str]  # her → my before a noun …
-    objective: Mapping[str, str]  # … and her → me otherwise
+    possessive: Mapping[str, str]  # her → my before a noun; as an object "her" stays: it is most often the baby
     object_followers: frozenset[str]  # words after which "her" is an object ("look after her and …")
     verbs: Mapping[str, str]  # after "i": is → am, has → have
     adverbs: frozenset[str]  # may stand between "i" and its verb ("she always says" → "i always say")
@@ -30,7 +29,6 @@ class FirstPerson:
             subject=re.compile(str(data.get("subject") or r"(?!)")),
             words=dict(data.get("words") or {}),
             possessive=dict(data.get("possessive") or {}),
-            objective=dict(data.get("objective") or {}),
             object_followers=frozenset(data.get("object_followers") or ()),
             verbs=dict(data.get("verbs") or {}),
             adverbs=frozenset(data.get("adverbs") or ()),
@@ -49,7 +47,7 @@ class FirstPerson:
             following = tokens[index + 1] if index + 1 < len(tokens) else None
             if token in self.possessive:
                 ambiguous = following is None or following in self.object_followers
-                read.append(self.objective.get(token, token) if ambiguous else self.possessive[token])
+                read.append(token if ambiguous else self.possessive[token])
                 agree = False
             elif token in self.words:
                 read.append(self.words[token])
