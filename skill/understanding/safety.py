@@ -48,10 +48,7 @@ class LexiconEntry:
 
     def said(self, text: str, negation: re.Pattern[str] | None) -> bool | None:
         """None: the pattern is not in the text; else whether it is there once without a negation before it."""
-        if not (self.negatable and negation is not None):
-            return None if self.pattern.search(text) is None else True
-        hits = [match.start() for match in self.pattern.finditer(text)]
-        return any(not negation.search(text[:start]) for start in hits) if hits else None
+        return _said(self.pattern, self.negatable, text, negation)
 
     def cleared(self, text: str, negation: re.Pattern[str] | None) -> bool:
         """The pattern is there, and a context rule or a negation says it is not this route ("hopeless at
@@ -67,6 +64,25 @@ class LexiconEntry:
 
 
 @dataclass(frozen=True)
+class WatchEntry:
+    """Words that only look like safety; `negatable`: "not bleeding", "no fever" do not look like it."""
+
+    pattern: re.Pattern[str]
+    negatable: bool = False
+
+    def seen(self, text: str, negation: re.Pattern[str] | None) -> bool:
+        return bool(_said(self.pattern, self.negatable, text, negation))
+
+
+def _said(pattern: re.Pattern[str], negatable: bool, text: str, negation: re.Pattern[str] | None) -> bool | None:
+    """None: the pattern is not in the text; else whether it is there once without a negation before it."""
+    if not (negatable and negation is not None):
+        return None if pattern.search(text) is None else True
+    hits = [match.start() for match in pattern.finditer(text)]
+    return any(not negation.search(text[:start]) for start in hits) if hits else None
+
+
+@dataclass(frozen=True)
 class Idiom:
     pattern: re.Pattern[str]
     means: str  # the plain words, as a replacement (\1 for a group)
@@ -78,7 +94,7 @@ class SafetyLexicon:
     def __init__(
         self,
         entries: Sequence[LexiconEntry],
-        watch: Sequence[re.Pattern[str]],
+        watch: Sequence[WatchEntry],
         negation: re.Pattern[str] | None,
         idioms: Sequence[Idiom] = (),
         reported: FirstPerson | None = None,
@@ -116,7 +132,8 @@ class SafetyLexicon:
             for index, raw in enumerate(routes.get(route) or ())
         ]
         watch = [
-            _compiled(raw.get("pattern"), f"watch {n + 1}", families) for n, raw in enumerate(data.get("watch") or ())
+            WatchEntry(_compiled(raw.get("pattern"), f"watch {n + 1}", families), bool(raw.get("negatable", False)))
+            for n, raw in enumerate(data.get("watch") or ())
         ]
         idioms = [_idiom(n, raw, families) for n, raw in enumerate(data.get("idioms") or ())]
         reported = FirstPerson.from_data(data["reported"]) if data.get("reported") else None
@@ -167,7 +184,7 @@ class SafetyLexicon:
     def looks_sensitive(self, text: str) -> bool:
         """Words that only look like safety (pain, sad, hurt…): a weak match must not send them elsewhere."""
         plain = self.plain_meaning(text)
-        return any(pattern.search(plain) for pattern in self.watch)
+        return any(entry.seen(plain, self.negation) for entry in self.watch)
 
     def plain_meaning(self, text: str) -> str:
         """The normalised text with each idiom replaced by its plain words ("dying for tea" → "want tea")."""

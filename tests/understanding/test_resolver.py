@@ -144,6 +144,20 @@ def test_an_idiom_does_not_pull_a_request_towards_safety(resolver: Resolver) -> 
     assert killing.intent == "PainTipIntent" or killing.slots["topic"]["id"] == "pain", killing  # the pain tip
 
 
+def test_a_sign_said_as_absent_lets_the_ordinary_answer_through(resolver: Resolver) -> None:
+    text = "my nipples are so tender after she latches, not bleeding though, what helps"
+    assert resolver.safety.route([text]) is None
+    assert resolver.understand(text).intent == "PainTipIntent"
+    assert resolver.understand("my nipples are so tender after she latches and bleeding, what helps").route
+
+
+def test_the_feeling_described_with_an_ask_gets_the_coping_answer(resolver: Resolver) -> None:
+    assert (
+        resolver.understand("what helps with the hollow feeling when my milk comes down").intent == "DmerCopingIntent"
+    )
+    assert resolver.understand("i get a hollow feeling when my milk comes down").intent == "DmerIntent"
+
+
 def test_words_the_lexicon_cleared_in_context_do_not_reach_safety_by_similarity(resolver: Resolver) -> None:
     text = "honestly so hopeless with the pump, is that normal"
     assert resolver.safety.route([text]) is None and resolver.safety.cleared(text)

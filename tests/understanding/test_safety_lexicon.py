@@ -126,6 +126,13 @@ def test_watch_words_look_sensitive_but_do_not_route() -> None:
     assert not LEXICON.looks_sensitive("help my milk let down")
 
 
+def test_a_sign_of_the_body_said_as_absent_does_not_look_sensitive() -> None:
+    assert not LEXICON.looks_sensitive("really sore nipples but not bleeding")
+    assert not LEXICON.looks_sensitive("no fever and no lump, just tender")
+    assert LEXICON.looks_sensitive("no fever but a hard lump")  # the lump is not said as absent
+    assert LEXICON.looks_sensitive("i do not feel alive")  # crisis words hold back a weak match even negated
+
+
 @pytest.mark.parametrize(
     ("text", "plain"),
     [
