@@ -118,7 +118,22 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.mark.postgres
-def test_lambda_keeps_state_in_postgresql(service_env: dict[str, str], postgres_server: PostgresServer) -> None:
+def test_lambda_keeps_state_in_postgresql(
+    service_env: dict[str, str],
+    postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    open_store = lambda_function.open_store
+
+    def open_and_close_after(url: str) -> Any:
+        # A Lambda container keeps its store until it is frozen; a test closes it (an unclosed pool is
+        # collected later on its own worker thread, which psycopg_pool reports as "cannot join current thread").
+        store = open_store(url)
+        request.addfinalizer(store.close)
+        return store
+
+    monkeypatch.setattr(lambda_function, "open_store", open_and_close_after)
     env = lambda_env(service_env, LETDOWN_DATABASE_URL=postgres_server.create_database())
     assert launch(create_lambda_handler(Config.from_env(env)))["sessionAttributes"]["last_message"] == "launch.first"
     cold_start = create_lambda_handler(Config.from_env(env))
