@@ -151,6 +151,12 @@ def test_a_sign_said_as_absent_lets_the_ordinary_answer_through(resolver: Resolv
     assert resolver.understand("my nipples are so tender after she latches and bleeding, what helps").route
 
 
+def test_asking_for_the_sea_gets_the_soft_waves_track(resolver: Resolver) -> None:
+    for text in ("can you play the sea sounds", "put on something soothing"):
+        understood = resolver.understand(text)
+        assert understood.intent == "PlayTrackIntent" and understood.slots["track"]["id"] == "feed-background", text
+
+
 def test_the_feeling_described_with_an_ask_gets_the_coping_answer(resolver: Resolver) -> None:
     assert (
         resolver.understand("what helps with the hollow feeling when my milk comes down").intent == "DmerCopingIntent"
