@@ -65,13 +65,17 @@ class LexiconEntry:
 
 @dataclass(frozen=True)
 class WatchEntry:
-    """Words that only look like safety; `negatable`: "not bleeding", "no fever" do not look like it."""
+    """Words that only look like safety; `negatable`: "not bleeding", "no fever" do not look like it, nor a
+    text an `unless` rule matches ("the fever broke")."""
 
     pattern: re.Pattern[str]
     negatable: bool = False
+    unless: tuple[re.Pattern[str], ...] = ()
 
     def seen(self, text: str, negation: re.Pattern[str] | None) -> bool:
-        return bool(_said(self.pattern, self.negatable, text, negation))
+        if not _said(self.pattern, self.negatable, text, negation):
+            return False
+        return not any(rule.search(text) for rule in self.unless)
 
 
 def _said(pattern: re.Pattern[str], negatable: bool, text: str, negation: re.Pattern[str] | None) -> bool | None:
@@ -131,10 +135,7 @@ class SafetyLexicon:
             for route in ROUTE_PRECEDENCE
             for index, raw in enumerate(routes.get(route) or ())
         ]
-        watch = [
-            WatchEntry(_compiled(raw.get("pattern"), f"watch {n + 1}", families), bool(raw.get("negatable", False)))
-            for n, raw in enumerate(data.get("watch") or ())
-        ]
+        watch = [_watch_entry(n, raw, families) for n, raw in enumerate(data.get("watch") or ())]
         idioms = [_idiom(n, raw, families) for n, raw in enumerate(data.get("idioms") or ())]
         reported = FirstPerson.from_data(data["reported"]) if data.get("reported") else None
         return cls(entries, watch, _negation_pattern(data), idioms, reported)
@@ -255,6 +256,17 @@ def _entry(route: str, index: int, raw: Any, families: Mapping[str, str]) -> Lex
         negatable=bool(raw.get("negatable", False)),
         source=source.strip(),
         anchors=anchor_words(pattern.pattern),
+    )
+
+
+def _watch_entry(index: int, raw: Any, families: Mapping[str, str]) -> WatchEntry:
+    where = f"watch {index + 1}"
+    if not isinstance(raw, Mapping):
+        raise LexiconError(f"{where}: must be a mapping")
+    return WatchEntry(
+        pattern=_compiled(raw.get("pattern"), where, families),
+        negatable=bool(raw.get("negatable", False)),
+        unless=tuple(_compiled(rule, f"{where} unless", families) for rule in raw.get("unless") or ()),
     )
 
 

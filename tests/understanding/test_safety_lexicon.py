@@ -131,6 +131,8 @@ def test_a_sign_of_the_body_said_as_absent_does_not_look_sensitive() -> None:
     assert not LEXICON.looks_sensitive("no fever and no lump, just tender")
     assert LEXICON.looks_sensitive("no fever but a hard lump")  # the lump is not said as absent
     assert LEXICON.looks_sensitive("i do not feel alive")  # crisis words hold back a weak match even negated
+    assert not LEXICON.looks_sensitive("her fever broke last night and she is fine now")  # said to be over
+    assert LEXICON.looks_sensitive("her fever is back tonight")
 
 
 @pytest.mark.parametrize(
@@ -143,6 +145,8 @@ def test_a_sign_of_the_body_said_as_absent_does_not_look_sensitive() -> None:
         ("I'm scared to death of the pump", "i am really scared of the pump"),
         ("she's dead asleep", "she is really asleep"),
         ("I could scream, the pump is so slow", "i am so frustrated the pump is so slow"),
+        ("I'm about to give up on this pump", "i am about to finish this pump"),
+        ("I'm dying waiting for the milk", "i am tired waiting for the milk"),
     ],
 )
 def test_idioms_mean_their_plain_words(text: str, plain: str) -> None:
